@@ -1,0 +1,1 @@
+Console.Error.WriteLine("relay-grpc-bench: under construction"); return 2;

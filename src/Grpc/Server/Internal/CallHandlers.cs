@@ -1,0 +1,77 @@
+namespace Relay.Grpc.Server.Internal;
+
+internal sealed class UnaryCallHandler<TService, TRequest, TResponse>(
+    Method<TRequest, TResponse> method,
+    UnaryServerMethod<TService, TRequest, TResponse> handler,
+    ServerCallHandlerOptions options)
+    : ServerCallHandler<TService, TRequest, TResponse>(method, options)
+    where TService : class
+{
+    protected override async Task InvokeAsync(HttpServerCallContext call, TService service)
+    {
+        var request = await CreateReader(call).ReadSingleAsync(call.CancellationToken).ConfigureAwait(false);
+        var response = await handler(service, request, call).ConfigureAwait(false)
+            ?? throw new RpcException(new Status(StatusCode.Cancelled, "No message returned from method."));
+        if (call.IsCompleted)
+        {
+            return;
+        }
+
+        // No flush: the trailers follow at once and go out in the same write.
+        await call.WriteMessageAsync(response, Method.ResponseMarshaller, flush: false, call.CancellationToken).ConfigureAwait(false);
+    }
+}
+
+internal sealed class ClientStreamingCallHandler<TService, TRequest, TResponse>(
+    Method<TRequest, TResponse> method,
+    ClientStreamingServerMethod<TService, TRequest, TResponse> handler,
+    ServerCallHandlerOptions options)
+    : ServerCallHandler<TService, TRequest, TResponse>(method, options)
+    where TService : class
+{
+    protected override async Task InvokeAsync(HttpServerCallContext call, TService service)
+    {
+        var reader = new HttpRequestStreamReader<TRequest>(CreateReader(call), call);
+        var response = await handler(service, reader, call).ConfigureAwait(false)
+            ?? throw new RpcException(new Status(StatusCode.Cancelled, "No message returned from method."));
+        if (call.IsCompleted)
+        {
+            return;
+        }
+
+        await call.WriteMessageAsync(response, Method.ResponseMarshaller, flush: false, call.CancellationToken).ConfigureAwait(false);
+    }
+}
+
+internal sealed class ServerStreamingCallHandler<TService, TRequest, TResponse>(
+    Method<TRequest, TResponse> method,
+    ServerStreamingServerMethod<TService, TRequest, TResponse> handler,
+    ServerCallHandlerOptions options)
+    : ServerCallHandler<TService, TRequest, TResponse>(method, options)
+    where TService : class
+{
+    protected override async Task InvokeAsync(HttpServerCallContext call, TService service)
+    {
+        var request = await CreateReader(call).ReadSingleAsync(call.CancellationToken).ConfigureAwait(false);
+        var writer = new HttpResponseStreamWriter<TResponse>(call, Method.ResponseMarshaller);
+        await handler(service, request, writer, call).ConfigureAwait(false);
+    }
+}
+
+internal sealed class DuplexStreamingCallHandler<TService, TRequest, TResponse>(
+    Method<TRequest, TResponse> method,
+    DuplexStreamingServerMethod<TService, TRequest, TResponse> handler,
+    ServerCallHandlerOptions options)
+    : ServerCallHandler<TService, TRequest, TResponse>(method, options)
+    where TService : class
+{
+    protected override async Task InvokeAsync(HttpServerCallContext call, TService service)
+    {
+
+        // Headers go out at once so a client that waits for them before writing is not stuck.
+        await call.StartResponseAsync(flush: true).ConfigureAwait(false);
+        var reader = new HttpRequestStreamReader<TRequest>(CreateReader(call), call);
+        var writer = new HttpResponseStreamWriter<TResponse>(call, Method.ResponseMarshaller);
+        await handler(service, reader, writer, call).ConfigureAwait(false);
+    }
+}
