@@ -186,16 +186,16 @@ public sealed class Metadata : IList<Metadata.Entry>
         private static string NormalizeKey(string key)
         {
             ArgumentException.ThrowIfNullOrEmpty(key);
-            var lower = key.ToLowerInvariant();
-            foreach (var c in lower)
+            // Checked before lowercasing: invariant casing maps some non-ASCII letters (KELVIN SIGN) to ASCII.
+            foreach (var c in key)
             {
-                if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.'))
+                if (c is not ((>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '-' or '_' or '.'))
                 {
                     throw new ArgumentException($"Metadata key '{key}' may only contain 0-9 a-z _ - .", nameof(key));
                 }
             }
 
-            return lower;
+            return key.ToLowerInvariant();
         }
     }
 }

@@ -23,6 +23,7 @@ public sealed class GrpcChannel : IDisposable
         Invoker = invoker;
         _disposeInvoker = disposeInvoker;
         Options = options;
+        DisposedToken = _disposed.Token;
     }
 
     /// <summary>The address the channel was created for.</summary>
@@ -34,7 +35,8 @@ public sealed class GrpcChannel : IDisposable
 
     internal GrpcChannelOptions Options { get; }
 
-    internal CancellationToken DisposedToken => _disposed.Token;
+    // Captured once: the source is disposed with the channel, and reading its Token afterwards would throw.
+    internal CancellationToken DisposedToken { get; }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _methodUris = new(StringComparer.Ordinal);
 

@@ -194,7 +194,18 @@ internal sealed class MessageReader<T>
                 "Message is marked compressed but the stream declares no grpc-encoding."));
         }
 
-        var bytes = Compression.Decompress(_encoding, body.IsSingleSegment ? body.FirstSpan : body.ToArray(), _maxReceiveSize);
+        byte[] bytes;
+        try
+        {
+            bytes = Compression.Decompress(_encoding, body.IsSingleSegment ? body.FirstSpan : body.ToArray(), _maxReceiveSize);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException)
+        {
+            // Corrupt data (or an encoding we cannot decode) is a protocol failure, not a handler's UNKNOWN.
+            throw new RpcException(new Status(StatusCode.Internal,
+                $"Failed to decompress a message with grpc-encoding '{_encoding}'."), Metadata.Empty, ex);
+        }
+
         return Deserialize(new ReadOnlySequence<byte>(bytes));
     }
 

@@ -62,6 +62,12 @@ internal static class PercentEncoding
             {
                 bytes.Add((byte)c);
             }
+            else if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                // A raw non-BMP character is two chars; encoding each half alone would give two U+FFFD.
+                bytes.AddRange(Encoding.UTF8.GetBytes(value.Substring(i, 2)));
+                i++;
+            }
             else
             {
                 bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));

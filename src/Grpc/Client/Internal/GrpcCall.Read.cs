@@ -61,7 +61,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
 
         try
         {
-            using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token) : null;
+            using var linked = NeedsLink(cancellationToken) ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token) : null;
             var (hasMessage, message) = await reader!.ReadAsync(linked?.Token ?? _cts.Token).ConfigureAwait(false);
             if (hasMessage)
             {
@@ -93,6 +93,14 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
         response.Dispose();
         return final.StatusCode == StatusCode.OK ? (false, default!) : throw new RpcException(final, _trailers ?? Metadata.Empty);
     }
+
+    /// <summary>
+    /// Whether a per-read or per-write token must be linked with the call's own. The call's token source is
+    /// already linked to <see cref="CallOptions.CancellationToken"/>, and callers usually pass that same token
+    /// to every read and write: linking it again would allocate a token source per message for nothing.
+    /// </summary>
+    private bool NeedsLink(CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled && cancellationToken != _options.CancellationToken;
 
     private void FailWith(Status status)
     {

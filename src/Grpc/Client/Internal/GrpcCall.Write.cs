@@ -99,7 +99,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
                 }
 
                 ThrowIfCallEnded();
-                using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, call._cts.Token) : null;
+                using var linked = call.NeedsLink(cancellationToken) ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, call._cts.Token) : null;
                 var token = linked?.Token ?? call._cts.Token;
                 try
                 {

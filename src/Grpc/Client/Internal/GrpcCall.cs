@@ -28,13 +28,21 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
     private Status? _status;
     private Metadata? _trailers;
     private bool _disposed;
+    private ITimer? _deadlineTimer;
+    private volatile bool _deadlineExpired;
+    private CancellationTokenRegistration _callerRegistration;
+    private CancellationTokenRegistration _channelRegistration;
 
     public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
     {
         _channel = channel;
         _method = method;
         _options = options;
-        _cts = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken, channel.DisposedToken);
+        // Registrations rather than a linked source: Finish removes them, so a long-lived channel (or
+        // caller token) does not keep every finished call alive through its token's callback list.
+        _cts = new CancellationTokenSource();
+        _callerRegistration = options.CancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
+        _channelRegistration = channel.DisposedToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
         if (options.Deadline is { } deadline)
         {
             if (deadline.Kind != DateTimeKind.Utc && deadline != DateTime.MaxValue)
@@ -115,6 +123,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         Finish(new Status(StatusCode.Cancelled, "Call canceled by the client."), null);
         _cts.Cancel();
         _response?.Dispose();
+        _deadlineTimer?.Dispose();
         _cts.Dispose();
     }
 
@@ -135,11 +144,32 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
             // A timer longer than ~49 days cannot be armed; such a deadline is as good as none.
             if (remaining < TimeSpan.FromDays(40))
             {
-                _cts.CancelAfter(remaining);
+                // The timer itself records that the deadline passed: it can fire a fraction of a
+                // millisecond before the wall clock reaches the deadline (due times are whole
+                // milliseconds) and the wall clock can jump, so "now >= deadline" alone would turn an
+                // expired deadline into CANCELLED (seen with the 1 ms timeout_on_sleeping_server case).
+                _deadlineTimer = _channel.Options.TimeProvider.CreateTimer(
+                    static s => ((GrpcCall<TRequest, TResponse>)s!).OnDeadline(), this, remaining, Timeout.InfiniteTimeSpan);
             }
         }
 
+        // Cancelling the call (caller token, deadline, channel disposal) must reset the HTTP/2 stream even
+        // when no read or write is pending: nothing else would tell the server to stop.
+        _cts.Token.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).OnCancelled(), this);
         _startTask = StartAsync();
+    }
+
+    private void OnCancelled()
+    {
+        Finish(ResolveException(new OperationCanceledException()), null);
+        HttpResponseMessage? response;
+        lock (_lock)
+        {
+            response = _response;
+        }
+
+        // Disposing an unfinished HTTP/2 response sends RST_STREAM(CANCEL).
+        response?.Dispose();
     }
 
     private async Task StartAsync()
@@ -150,10 +180,11 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
             var response = await _channel.Invoker.SendAsync(request, _cts.Token).ConfigureAwait(false);
             lock (_lock)
             {
-                if (_disposed)
+                // Checked under the lock OnCancelled takes: either it sees this response or this sees it ran.
+                if (_disposed || _cts.IsCancellationRequested)
                 {
                     response.Dispose();
-                    _cts.Token.ThrowIfCancellationRequested();
+                    throw new OperationCanceledException();
                 }
 
                 _response = response;
@@ -365,8 +396,21 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         return new Status(StatusCode.Internal, $"Error starting gRPC call. {ex.GetType().Name}: {ex.Message}");
     }
 
+    private void OnDeadline()
+    {
+        _deadlineExpired = true;
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The call was disposed meanwhile; nothing is left to cancel.
+        }
+    }
+
     private bool DeadlinePassed() =>
-        Deadline is { } deadline && _channel.Options.TimeProvider.GetUtcNow().UtcDateTime >= deadline;
+        _deadlineExpired || (Deadline is { } deadline && _channel.Options.TimeProvider.GetUtcNow().UtcDateTime >= deadline);
 
     /// <summary>Ends the call with a status that was not read from trailers (local or headers-only).</summary>
     private void Fail(Status status)
@@ -390,6 +434,10 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
             _trailers = trailers;
         }
 
+        // The call is over: stop watching the caller's token, the channel and the clock.
+        _callerRegistration.Unregister();
+        _channelRegistration.Unregister();
+        _deadlineTimer?.Dispose();
         (_content as StreamingRequestContent)?.Abort();
         if (status.StatusCode != StatusCode.OK)
         {

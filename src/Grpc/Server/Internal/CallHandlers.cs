@@ -67,9 +67,9 @@ internal sealed class DuplexStreamingCallHandler<TService, TRequest, TResponse>(
 {
     protected override async Task InvokeAsync(HttpServerCallContext call, TService service)
     {
-
-        // Headers go out at once so a client that waits for them before writing is not stuck.
-        await call.StartResponseAsync(flush: true).ConfigureAwait(false);
+        // Headers are not pushed before the method runs (as in grpc-dotnet): they go out with
+        // WriteResponseHeadersAsync, the first message or the status. Sending them up front made
+        // WriteResponseHeadersAsync impossible on duplex calls (the custom_metadata interop case).
         var reader = new HttpRequestStreamReader<TRequest>(CreateReader(call), call);
         var writer = new HttpResponseStreamWriter<TResponse>(call, Method.ResponseMarshaller);
         await handler(service, reader, writer, call).ConfigureAwait(false);

@@ -64,6 +64,14 @@ internal sealed partial class HttpServerCallContext : ServerCallContext, IDispos
 
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
+    /// <summary>
+    /// True once the deadline timer has fired. The timer, not the wall clock, decides: the clock can jump,
+    /// and a timer may fire a fraction of a millisecond before "now" reaches the deadline.
+    /// </summary>
+    public bool DeadlineExpired => _deadlineCts?.IsCancellationRequested == true;
+
+    private const double MaxTimerMilliseconds = uint.MaxValue - 1.0;
+
     public ServerCallHandlerOptions Options => _options;
 
     public HttpContext HttpContext => _http;
@@ -100,9 +108,15 @@ internal sealed partial class HttpServerCallContext : ServerCallContext, IDispos
         {
             var now = _options.TimeProvider.GetUtcNow().UtcDateTime;
             _deadline = timeout >= DateTime.MaxValue - now ? DateTime.MaxValue : now + timeout;
-            _deadlineCts = new CancellationTokenSource(timeout, _options.TimeProvider);
-            tokens.Add(_deadlineCts.Token);
-            _deadlineRegistration = _deadlineCts.Token.UnsafeRegister(static s => ((HttpServerCallContext)s!).OnDeadline(), this);
+
+            // A timer cannot be armed beyond ~49.7 days (the constructor throws, which failed the call with
+            // HTTP 500); the wire allows 99,999,999 s. A deadline that far away is as good as none.
+            if (timeout.TotalMilliseconds < MaxTimerMilliseconds)
+            {
+                _deadlineCts = new CancellationTokenSource(timeout, _options.TimeProvider);
+                tokens.Add(_deadlineCts.Token);
+                _deadlineRegistration = _deadlineCts.Token.UnsafeRegister(static s => ((HttpServerCallContext)s!).OnDeadline(), this);
+            }
         }
 
         // Unary calls finish quickly and are let run through shutdown; streams are told to end.

@@ -15,7 +15,9 @@ internal sealed class HttpRequestStreamReader<TRequest>(MessageReader<TRequest> 
             return false;
         }
 
-        using var linked = cancellationToken.CanBeCanceled
+        // Services usually pass the call's own token: linking it to itself would allocate a token source
+        // per message for nothing.
+        using var linked = cancellationToken.CanBeCanceled && cancellationToken != call.CancellationToken
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, call.CancellationToken)
             : null;
         var (hasMessage, message) = await reader.ReadAsync(linked?.Token ?? call.CancellationToken).ConfigureAwait(false);

@@ -174,7 +174,7 @@ internal abstract class ServerCallHandler<TService, TRequest, TResponse> : Serve
                 ServerLog.CallAborted(logger, Method.FullName);
                 call.Complete(Status.DefaultCancelled, null);
                 break;
-            case OperationCanceledException when call.Deadline != DateTime.MaxValue && Options.TimeProvider.GetUtcNow().UtcDateTime >= call.Deadline:
+            case OperationCanceledException when call.DeadlineExpired:
                 call.Complete(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"), null);
                 break;
             case OperationCanceledException when Options.Lifetime.Stopping.IsCancellationRequested:
