@@ -61,9 +61,17 @@ bench: ## run the gRPC layer benchmark (bench/Grpc.Bench); pass options with ARG
 	@dotnet run -c Release --project bench/Grpc.Bench -- $(ARGS)
 
 # ---------------------------------------------------------------------------------------------------
-# PLACEHOLDER — replaced by the broker issue. `make up` will start PostgreSQL and the relay broker;
-# until the broker exists it only says so and fails (exit 2).
-up: ## start the broker (arrives with the broker issue; not available yet)
-	@echo "make up: not available yet — it arrives with the broker issue (the broker is not built yet)." >&2
-	exit 2
+# Runs the broker in the foreground on loopback with the embedded PostgreSQL (the system's server binaries; `make
+# prereqs` installs them), its data under .relay/broker (git-ignored). The first start writes an admin token to
+# .relay/broker/admin.token (mode 0600). Ctrl+C stops the broker and its PostgreSQL. The local agent joins `make up`
+# once src/Agent is built.
+BROKER_DATA := $(CURDIR)/.relay/broker
+up: ## build and run the broker in the foreground (embedded PostgreSQL, data in .relay/broker; Ctrl+C stops)
+	@echo "up: dotnet build src/Broker -c $(CONFIGURATION)" >&2
+	dotnet build src/Broker -c $(CONFIGURATION) --nologo -v quiet
+	mkdir -p "$(CURDIR)/.relay"
+	echo "up: relay-broker run --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir $(BROKER_DATA)" >&2
+	echo "up: the admin token is in $(BROKER_DATA)/admin.token once the broker has started" >&2
+	exec dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
+	  --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir "$(BROKER_DATA)"
 # ---------------------------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ internal sealed class RelayDbContext(DbContextOptions<RelayDbContext> options) :
 
     public DbSet<AgentLinkState> AgentLinkStates => Set<AgentLinkState>();
 
+    public DbSet<StopRequest> StopRequests => Set<StopRequest>();
+
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder
@@ -54,7 +58,9 @@ internal sealed class RelayDbContext(DbContextOptions<RelayDbContext> options) :
             .ApplyConfiguration(new BriefingConfiguration())
             .ApplyConfiguration(new PolicyEntryConfiguration())
             .ApplyConfiguration(new AuditEntryConfiguration())
-            .ApplyConfiguration(new AgentLinkStateConfiguration());
+            .ApplyConfiguration(new AgentLinkStateConfiguration())
+            .ApplyConfiguration(new StopRequestConfiguration())
+            .ApplyConfiguration(new OutboxMessageConfiguration());
 
         modelBuilder.ApplySnakeCaseNames();
     }

@@ -28,12 +28,20 @@ internal sealed class HealthService(HealthStatusStore store)
     private async Task WatchAsync(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> stream, ServerCallContext context)
     {
         var reader = store.Watch(request.Service, out var unsubscribe);
+        // Writes stop only when the client goes away: on shutdown the call's token fires right after the
+        // store turns NOT_SERVING, and that last status must still go out before the stream ends.
+        var clientGone = context.GetHttpContext().RequestAborted;
         try
         {
             await foreach (var status in reader.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
-                await stream.WriteAsync(new HealthCheckResponse { Status = status }, context.CancellationToken).ConfigureAwait(false);
+                await stream.WriteAsync(new HealthCheckResponse { Status = status }, clientGone).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (!clientGone.IsCancellationRequested && reader.TryRead(out var last))
+        {
+            await stream.WriteAsync(new HealthCheckResponse { Status = last }, clientGone).ConfigureAwait(false);
+            throw;
         }
         finally
         {

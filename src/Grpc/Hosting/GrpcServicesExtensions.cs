@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Relay.Grpc.Health;
 using Relay.Grpc.Reflection;
+using Relay.Grpc.Server.Internal;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace Relay.Grpc;
@@ -46,11 +47,21 @@ public static class GrpcServicesExtensions
         return new CompositeConventionBuilder([v1, v1Alpha]);
     }
 
-    private sealed class HealthShutdownNotifier(HealthStatusStore store, IHostApplicationLifetime lifetime) : IHostedService
+    private sealed class HealthShutdownNotifier(HealthStatusStore store, IHostApplicationLifetime lifetime, GrpcServerLifetime? grpcLifetime = null) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            lifetime.ApplicationStopping.Register(() => store.SetAll(ServingStatus.NotServing));
+            // Through the gRPC lifetime when there is one: NOT_SERVING must reach Watch streams before the
+            // server tells those same streams to end.
+            if (grpcLifetime is not null)
+            {
+                grpcLifetime.BeforeStopping(() => store.SetAll(ServingStatus.NotServing));
+            }
+            else
+            {
+                lifetime.ApplicationStopping.Register(() => store.SetAll(ServingStatus.NotServing));
+            }
+
             return Task.CompletedTask;
         }
 

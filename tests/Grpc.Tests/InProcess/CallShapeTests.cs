@@ -62,9 +62,9 @@ public sealed class CallShapeTests
 
         using var call = new TesterClient(channel).ServerStream(new TestRequest { Text = "s", Count = 5 });
         var indexes = new List<int>();
-        await foreach (var reply in call.ResponseStream.ReadAllAsync().WithCancellation(CancellationToken.None))
+        while (await call.ResponseStream.MoveNext().Bounded())
         {
-            indexes.Add(reply.Index);
+            indexes.Add(call.ResponseStream.Current.Index);
         }
 
         indexes.Should().Equal(0, 1, 2, 3, 4);

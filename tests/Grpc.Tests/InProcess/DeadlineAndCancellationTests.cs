@@ -38,7 +38,8 @@ public sealed class DeadlineAndCancellationTests
             };
         });
         using var channel = server.CreateChannel();
-        var deadline = DateTime.UtcNow.AddMilliseconds(500);
+        // Long enough for the handler to be running when it expires, even on a loaded machine.
+        var deadline = DateTime.UtcNow.AddMilliseconds(1500);
 
         var error = (await new TesterClient(channel).Unary(new TestRequest(), new CallOptions(Deadline: deadline)).ResponseAsync
             .Awaiting(t => t.Bounded()).Should().ThrowAsync<RpcException>()).Which;
@@ -59,9 +60,14 @@ public sealed class DeadlineAndCancellationTests
         });
         using var channel = server.CreateChannel();
 
-        using var call = new TesterClient(channel).ServerStream(new TestRequest(), new CallOptions().WithTimeout(TimeSpan.FromMilliseconds(500)));
-        (await call.ResponseStream.MoveNext().Bounded()).Should().BeTrue();
-        var error = (await call.ResponseStream.Awaiting(s => s.MoveNext().Bounded()).Should().ThrowAsync<RpcException>()).Which;
+        using var call = new TesterClient(channel).ServerStream(new TestRequest(), new CallOptions().WithTimeout(TimeSpan.FromMilliseconds(1500)));
+        var read = async () =>
+        {
+            while (await call.ResponseStream.MoveNext().Bounded())
+            {
+            }
+        };
+        var error = (await read.Should().ThrowAsync<RpcException>()).Which;
 
         error.StatusCode.Should().Be(StatusCode.DeadlineExceeded);
         call.GetStatus().StatusCode.Should().Be(StatusCode.DeadlineExceeded);
@@ -83,6 +89,39 @@ public sealed class DeadlineAndCancellationTests
         // The same channel still works, proving the handler counts real requests.
         await new TesterClient(channel).Unary(new TestRequest()).ResponseAsync.Bounded();
         counting.Requests.Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("123456789S")]
+    [InlineData("0S")]
+    [InlineData("10s")]
+    public async Task Unary_MalformedGrpcTimeout_IgnoredAsNoDeadline(string value)
+    {
+        var seen = Waits.NewSignal<DateTime>();
+        await using var server = await TestServer.StartAsync(o => o.Handlers.Unary = (_, context) =>
+        {
+            seen.TrySetResult(context.Deadline);
+            return Task.FromResult(new TestReply());
+        });
+        using var http = RawGrpc.CreateClient(server.BaseUri!);
+
+        using var response = await http.SendAsync(RawGrpc.Post(TesterMethods.Unary.FullName, RawGrpc.Frame(new TestRequest()), "application/grpc",
+            ("grpc-timeout", value))).Bounded();
+        await response.Content.ReadAsByteArrayAsync().Bounded();
+
+        RawGrpc.GetStatusField(response, "grpc-status").Should().Be("0");
+        (await seen.Task.Bounded()).Should().Be(DateTime.MaxValue);
+    }
+
+    [Fact]
+    public void Unary_LocalTimeDeadline_RejectedBeforeAnythingIsSent()
+    {
+        using var channel = GrpcChannel.ForAddress("127.0.0.1:1");
+
+        var start = () => new TesterClient(channel).Unary(new TestRequest(), new CallOptions(Deadline: DateTime.Now.AddMinutes(1)));
+
+        start.Should().Throw<ArgumentException>().WithMessage("*UTC*");
     }
 
     [Fact]
@@ -132,14 +171,14 @@ public sealed class DeadlineAndCancellationTests
         var stopwatch = Stopwatch.StartNew();
 
         using var response = await http.SendAsync(RawGrpc.Post(TesterMethods.ServerStream.FullName, RawGrpc.Frame(new TestRequest()), "application/grpc",
-            ("grpc-timeout", "300m"))).Bounded();
+            ("grpc-timeout", "1000m"))).Bounded();
         var frames = await RawGrpc.ReadFramesAsync(response);
         stopwatch.Stop();
 
         RawGrpc.GetStatusField(response, "grpc-status").Should().Be("4");
         RawGrpc.GetStatusField(response, "grpc-message").Should().Be("Deadline Exceeded");
         frames.Should().HaveCount(messageSentFirst ? 1 : 0);
-        stopwatch.Elapsed.Should().BeGreaterThan(TimeSpan.FromMilliseconds(250));
+        stopwatch.Elapsed.Should().BeGreaterThan(TimeSpan.FromMilliseconds(900));
         handlerEnded.Task.IsCompleted.Should().BeFalse(because: "the handler is still blocked when the call ends");
         release.SetResult();
         await handlerEnded.Task.Bounded();

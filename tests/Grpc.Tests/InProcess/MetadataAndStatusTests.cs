@@ -103,6 +103,34 @@ public sealed class MetadataAndStatusTests
     }
 
     [Fact]
+    public async Task WriteResponseHeadersAsync_CalledTwice_SecondThrowsInvalidOperation()
+    {
+        var second = Waits.NewSignal<Exception?>();
+        await using var server = await TestServer.StartAsync(o => o.Handlers.Unary = async (_, context) =>
+        {
+            await context.WriteResponseHeadersAsync(new Metadata { { "once", "1" } });
+            try
+            {
+                await context.WriteResponseHeadersAsync(new Metadata { { "twice", "2" } });
+                second.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                second.TrySetResult(ex);
+            }
+
+            return new TestReply();
+        });
+        using var channel = server.CreateChannel();
+
+        using var call = new TesterClient(channel).Unary(new TestRequest());
+        await call.ResponseAsync.Bounded();
+
+        (await second.Task.Bounded()).Should().BeOfType<InvalidOperationException>();
+        (await call.ResponseHeadersAsync.Bounded()).Select(e => e.Key).Should().Contain("once").And.NotContain("twice");
+    }
+
+    [Fact]
     public async Task Unary_ErrorBeforeAnyMessage_IsTrailersOnlyWithStatusInHeaders()
     {
         await using var server = await TestServer.StartAsync(o => o.Handlers.Unary = (_, context) =>
@@ -357,6 +385,8 @@ public sealed class MetadataAndStatusTests
         { "two-messages", 200, StatusCode.Internal },
         // grpc-status that is not a number.
         { "bad-status", 200, StatusCode.Unknown },
+        // A compressed message in an encoding the client cannot decode.
+        { "unknown-encoding", 200, StatusCode.Internal },
     };
 
     [Theory]
@@ -386,6 +416,12 @@ public sealed class MetadataAndStatusTests
                 case "two-messages":
                     response.ContentType = "application/grpc";
                     await response.Body.WriteAsync(RawGrpc.Frame(new TestReply()).Concat(RawGrpc.Frame(new TestReply())).ToArray());
+                    response.AppendTrailer("grpc-status", "0");
+                    break;
+                case "unknown-encoding":
+                    response.ContentType = "application/grpc";
+                    response.Headers["grpc-encoding"] = "snappy";
+                    await response.Body.WriteAsync(RawGrpc.Frame([1, 2, 3], flag: 1));
                     response.AppendTrailer("grpc-status", "0");
                     break;
                 case "bad-status":

@@ -15,6 +15,9 @@ internal sealed class LaunchConfiguration : IEntityTypeConfiguration<Launch>
         builder.Property(l => l.Name).HasMaxLength(Limits.Name);
         builder.Property(l => l.Status).StoredAsText(Limits.EnumText);
         builder.Property(l => l.RequestedBy).HasMaxLength(Limits.Actor);
+        builder.Property(l => l.TmuxTarget).HasMaxLength(Limits.Actor);
+        // Existing rows (and inserts that leave it out) get an empty list.
+        builder.Property(l => l.ClaudeArgs).HasDefaultValueSql("'{}'::text[]");
 
         builder.HasIndex(l => new { l.MachineId, l.Status });
 

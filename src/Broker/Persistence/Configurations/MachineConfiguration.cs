@@ -12,6 +12,11 @@ internal sealed class MachineConfiguration : IEntityTypeConfiguration<Machine>
         builder.HasKey(m => m.Id);
         builder.Property(m => m.Id).ValueGeneratedNever();
         builder.Property(m => m.Name).HasMaxLength(Limits.Name);
+        builder.Property(m => m.Hostname).HasMaxLength(Limits.Name);
+        builder.Property(m => m.Os).HasMaxLength(Limits.EnumText);
+        builder.Property(m => m.AgentVersion).HasMaxLength(Limits.Name);
+        builder.Property(m => m.ClaudeCodeVersion).HasMaxLength(Limits.Name);
+        builder.Property(m => m.AgentStats).HasColumnType("jsonb");
         builder.HasIndex(m => m.Name).IsUnique();
     }
 }

@@ -16,6 +16,10 @@ internal sealed class RelaySessionConfiguration : IEntityTypeConfiguration<Relay
         builder.Property(s => s.ProjectDir).HasMaxLength(Limits.Path);
         builder.Property(s => s.Status).StoredAsText(Limits.EnumText);
         builder.Property(s => s.EndReason).HasMaxLength(Limits.Reason);
+        builder.Property(s => s.ChannelId).HasMaxLength(Limits.IdempotencyKey);
+        builder.Property(s => s.PermissionMode).HasMaxLength(Limits.EnumText);
+        builder.Property(s => s.Model).HasMaxLength(Limits.Name);
+        builder.Property(s => s.TmuxTarget).HasMaxLength(Limits.Actor);
 
         builder.HasOne<Machine>().WithMany().HasForeignKey(s => s.MachineId).OnDelete(DeleteBehavior.Restrict);
 

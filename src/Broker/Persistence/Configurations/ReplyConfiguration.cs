@@ -11,6 +11,7 @@ internal sealed class ReplyConfiguration : IEntityTypeConfiguration<Reply>
         builder.ToTable("replies");
         builder.HasKey(r => r.Id);
         builder.Property(r => r.Id).ValueGeneratedNever();
+        builder.Property(r => r.Source).StoredAsText(Limits.EnumText);
 
         builder.HasGeneratedTsVectorColumn(r => r.SearchVector!, Limits.TextSearchConfig, r => new { r.Text })
             .HasIndex(r => r.SearchVector)

@@ -13,6 +13,7 @@ internal sealed class SessionSegmentConfiguration : IEntityTypeConfiguration<Ses
         builder.HasKey(s => s.ClaudeSessionId);
         builder.Property(s => s.ClaudeSessionId).ValueGeneratedNever();
         builder.Property(s => s.Source).StoredAsText(Limits.EnumText);
+        builder.Property(s => s.TranscriptPath).HasMaxLength(Limits.Path);
         builder.HasIndex(s => new { s.RelaySessionId, s.Ordinal }).IsUnique();
         builder.HasOne<RelaySession>().WithMany().HasForeignKey(s => s.RelaySessionId).OnDelete(DeleteBehavior.Cascade);
     }

@@ -17,6 +17,18 @@ internal sealed class AgentLinkState
     /// <summary>The highest broker→agent sequence number the agent acknowledged.</summary>
     public long LastOutboundSeqAcked { get; set; }
 
+    /// <summary>The agent's spool epoch that <see cref="LastInboundSeq"/> counts in; a new one restarts the count.</summary>
+    public string? SpoolEpoch { get; set; }
+
+    /// <summary>The epoch of this machine's outbox; broker→agent seqs are scoped to it.</summary>
+    public string BrokerEpoch { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The stream that owns the machine now. Every inbound batch checks it under the row lock, so a replaced stream
+    /// (on this or another replica) can never commit or ack after its successor took over.
+    /// </summary>
+    public Guid? ConnectionId { get; set; }
+
     /// <summary>The replica serving the machine's stream.</summary>
     public string? LeaseHolder { get; set; }
 

@@ -45,6 +45,23 @@ internal enum EventKind
     AgentConnected,
     AgentDisconnected,
     StreamReplaced,
+
+    // Entries the broker makes itself, stored under the snake_case of their relay.v1.EventKind (Watch/Timeline/TimelineKinds
+    // maps every stored kind). Payloads are the protobuf JSON of the message the kind names (Session, Prompt, ...).
+    PromptCreated,
+    PromptUpdated,
+    ApprovalResolved,
+    SessionStarted,
+    SessionUpdated,
+    SegmentStarted,
+    SessionEnded,
+    LaunchUpdated,
+    MachineUpdated,
+    MessageRejected,
+    PermissionClosed,
+    LaunchResult,
+    StopResult,
+    EventsDropped,
 }
 
 /// <summary>Who sent a prompt.</summary>
@@ -81,6 +98,31 @@ internal enum ApprovalStatus
     Allowed,
     Denied,
     Expired,
+    Closed,
+}
+
+/// <summary>Which Claude Code mechanism raised a permission request.</summary>
+internal enum ApprovalOrigin
+{
+    Channel,
+    Hook,
+}
+
+/// <summary>Where a reply came from.</summary>
+internal enum ReplySource
+{
+    ReplyTool,
+    StopHook,
+}
+
+/// <summary>What a broker→agent outbox row carries.</summary>
+internal enum OutboxKind
+{
+    Prompt,
+    Verdict,
+    Launch,
+    Stop,
+    SessionMessageStatus,
 }
 
 /// <summary>A launch request's progress.</summary>

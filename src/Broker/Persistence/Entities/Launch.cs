@@ -32,4 +32,23 @@ internal sealed class Launch
     public DateTimeOffset? StartedAt { get; set; }
 
     public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>Not started after this time: the launch fails instead; null = no limit.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>Extra arguments for <c>claude</c>.</summary>
+    public List<string> ClaudeArgs { get; set; } = [];
+
+    /// <summary>The prompt created for <see cref="Prompt"/>; it travels inside the LaunchRequest.</summary>
+    public Guid? InitialPromptId { get; set; }
+
+    /// <summary>The Claude session id the launcher pre-assigned.</summary>
+    public Guid? ClaudeSessionId { get; set; }
+
+    public int? ClaudePid { get; set; }
+
+    public string? TmuxTarget { get; set; }
+
+    /// <summary>True for <c>relay-agent launch</c> on the machine (no request from the broker).</summary>
+    public bool Local { get; set; }
 }

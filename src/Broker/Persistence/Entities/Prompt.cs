@@ -50,6 +50,12 @@ internal sealed class Prompt
 
     public string? FailureReason { get; set; }
 
+    /// <summary>The Claude session id current when it was delivered.</summary>
+    public Guid? DeliveredToClaudeSessionId { get; set; }
+
+    /// <summary>How many times it was put on an agent stream (more than 1 after reconnects).</summary>
+    public int DeliveryAttempts { get; set; }
+
     /// <summary>The prompt this one answers (session-to-session threads).</summary>
     public Guid? InReplyTo { get; set; }
 

@@ -23,9 +23,27 @@ internal sealed class RelaySession
     /// <summary>The Claude Code process; one process is one Relay session.</summary>
     public int? ClaudePid { get; set; }
 
+    /// <summary>Start time of the Claude process, so a reused pid is never taken for the same process.</summary>
+    public DateTimeOffset? ClaudeStartedAt { get; set; }
+
     public SessionStatus Status { get; set; }
 
     public bool ChannelAttached { get; set; }
+
+    /// <summary>The agent's id of the attached relay-channel stream; a late detach of an older channel leaves a newer one attached.</summary>
+    public string? ChannelId { get; set; }
+
+    /// <summary>Last permission mode a hook reported.</summary>
+    public string? PermissionMode { get; set; }
+
+    /// <summary>Model from the last SessionStart hook.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>tmux target (session:window) when the agent launched it.</summary>
+    public string? TmuxTarget { get; set; }
+
+    /// <summary>Last hook, channel event, reply or approval.</summary>
+    public DateTimeOffset? LastActivityAt { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 
@@ -33,6 +51,9 @@ internal sealed class RelaySession
 
     public DateTimeOffset? EndedAt { get; set; }
 
-    /// <summary>Why it ended (SessionEnd reason, "not in the agent's snapshot", ...).</summary>
+    /// <summary>
+    /// Why it ended: the snake_case name of <c>relay.v1.SessionEndReason</c> (<c>exited</c>, <c>process_gone</c>,
+    /// <c>not_in_snapshot</c>, <c>stopped</c>, <c>machine_revoked</c>), or <c>launch_failed</c>.
+    /// </summary>
     public string? EndReason { get; set; }
 }

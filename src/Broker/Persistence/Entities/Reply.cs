@@ -2,7 +2,7 @@ using NpgsqlTypes;
 
 namespace Relay.Broker.Persistence.Entities;
 
-/// <summary>Something Claude said back through the channel's reply tool.</summary>
+/// <summary>Something Claude said back through the channel's reply tool (or a Stop hook).</summary>
 internal sealed class Reply
 {
     /// <summary>Client-generated (by the channel), so a retransmitted reply is stored once.</summary>
@@ -16,6 +16,9 @@ internal sealed class Reply
     public Guid? ClaudeSessionId { get; set; }
 
     public required string Text { get; set; }
+
+    /// <summary>The reply tool, or inferred from a Stop hook; null when unknown.</summary>
+    public ReplySource? Source { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 

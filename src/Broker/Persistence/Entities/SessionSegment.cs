@@ -14,4 +14,7 @@ internal sealed class SessionSegment
     public int Ordinal { get; set; }
 
     public DateTimeOffset StartedAt { get; set; }
+
+    /// <summary>The transcript file on the machine, from the hooks.</summary>
+    public string? TranscriptPath { get; set; }
 }

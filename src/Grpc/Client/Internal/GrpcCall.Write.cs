@@ -128,6 +128,12 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
 
         public Task CompleteAsync()
         {
+            // Ending the body under a write in flight would cut that message off mid-frame.
+            if (Volatile.Read(ref _writing) != 0)
+            {
+                throw new InvalidOperationException("Can't complete the request stream because the previous write is in progress.");
+            }
+
             _completed = true;
             content.Complete();
             return Task.CompletedTask;

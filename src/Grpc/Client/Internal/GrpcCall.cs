@@ -124,7 +124,8 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         _cts.Cancel();
         _response?.Dispose();
         _deadlineTimer?.Dispose();
-        _cts.Dispose();
+        // _cts is not disposed: it has no timer to free, and a caller token or the deadline timer may still
+        // be cancelling it on another thread, which would then throw ObjectDisposedException at them.
     }
 
     private string? RequestEncoding =>

@@ -1,0 +1,315 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Relay.Grpc;
+using Relay.Protocol.V1;
+
+namespace Relay.Broker.AgentLink;
+
+internal sealed partial class AgentConnection
+{
+    private const int MaxToolCallsInFlight = 8;
+
+    private readonly SemaphoreSlim _toolCalls = new(MaxToolCallsInFlight, MaxToolCallsInFlight);
+    private long _committedSeq;
+    private long _lastReadSeq;
+    private int _unackedInbound;
+    private long _lastHeardTicks;
+    private long _lastRenewalTicks;
+
+    private DateTimeOffset LastHeard
+    {
+        get => new(Volatile.Read(ref _lastHeardTicks), TimeSpan.Zero);
+        set => Volatile.Write(ref _lastHeardTicks, value.UtcTicks);
+    }
+
+    /// <summary>Request stream → inbound queue, checking what can be checked without the database.</summary>
+    private async Task ReadAsync()
+    {
+        var token = _stopReading.Token;
+        try
+        {
+            while (await _requests.MoveNext(token))
+            {
+                var message = _requests.Current;
+                LastHeard = _services.Time.GetUtcNow();
+                if (Check(message) is { } violation)
+                {
+                    End(violation);
+                    return;
+                }
+
+                var item = new InboundItem(message);
+                if (message.Seq > 0 && message.CalculateSize() > _services.Options.MaxMessageBytes)
+                {
+                    // Refused on its own, neighbours unharmed; acked so the agent does not resend it forever.
+                    item = item with
+                    {
+                        RejectCode = ErrorCode.ResourceExhausted,
+                        RejectReason = $"Message seq {message.Seq} is {message.CalculateSize()} bytes; the broker accepts at most {_services.Options.MaxMessageBytes} (Welcome.max_message_bytes).",
+                    };
+                }
+
+                await _inbound.Writer.WriteAsync(item, token);
+            }
+
+            End(new ConnectionEnd(ConnectionEndKind.AgentClosed, "The agent closed its stream."));
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Told to stop reading.
+        }
+        catch (RpcException ex)
+        {
+            // The gRPC layer refused a frame (larger than its limit, undecodable): the stream cannot go on.
+            End(new ConnectionEnd(ConnectionEndKind.ProtocolError, ex.Status.Detail, ex.StatusCode));
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            End(new ConnectionEnd(ConnectionEndKind.AgentGone, "The agent's stream broke."));
+        }
+        finally
+        {
+            _inbound.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>The protocol rules a message must follow on this stream; null when it does.</summary>
+    private ConnectionEnd? Check(AgentMessage message)
+    {
+        var sequenced = IsSequenced(message.BodyCase);
+        if (message.BodyCase == AgentMessage.BodyOneofCase.None || message.BodyCase == AgentMessage.BodyOneofCase.Hello)
+        {
+            return Violation(message.BodyCase == AgentMessage.BodyOneofCase.Hello ? "Hello was sent twice." : "A message without a body arrived.");
+        }
+
+        if (sequenced != (message.Seq > 0))
+        {
+            return Violation(sequenced
+                ? $"A {message.BodyCase} needs a seq >= 1."
+                : $"A {message.BodyCase} is unsequenced and must carry seq 0 (it has {message.Seq}).");
+        }
+
+        if (!sequenced)
+        {
+            return null;
+        }
+
+        var seq = (long)message.Seq;
+        if (seq <= _lastReadSeq)
+        {
+            return Violation($"Seq went backwards: {seq} after {_lastReadSeq}.");
+        }
+
+        _lastReadSeq = seq;
+        if (Interlocked.Increment(ref _unackedInbound) > _services.Options.ReceiveWindow)
+        {
+            return new ConnectionEnd(ConnectionEndKind.ProtocolError,
+                $"More than {_services.Options.ReceiveWindow} unacknowledged messages in flight (Welcome.receive_window).", StatusCode.ResourceExhausted);
+        }
+
+        return null;
+    }
+
+    private static ConnectionEnd Violation(string detail) => new(ConnectionEndKind.ProtocolError, detail, StatusCode.InvalidArgument);
+
+    private static bool IsSequenced(AgentMessage.BodyOneofCase body) => body is not (
+        AgentMessage.BodyOneofCase.Hello or AgentMessage.BodyOneofCase.Ack or AgentMessage.BodyOneofCase.Heartbeat
+        or AgentMessage.BodyOneofCase.ToolCall or AgentMessage.BodyOneofCase.Notice or AgentMessage.BodyOneofCase.None);
+
+    /// <summary>Inbound queue → batches: each batch is one transaction, acked after it commits.</summary>
+    private async Task ProcessAsync()
+    {
+        var reader = _inbound.Reader;
+        var token = _stop.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(token))
+            {
+                var batch = new List<InboundItem>();
+                long? ack = null;
+                AgentStats? stats = null;
+                while (batch.Count < _services.Options.MaxBatchMessages && reader.TryRead(out var item))
+                {
+                    var message = item.Message;
+                    switch (message.BodyCase)
+                    {
+                        case AgentMessage.BodyOneofCase.Ack:
+                            if ((long)message.Ack.Seq > Volatile.Read(ref _assignedBrokerSeq))
+                            {
+                                End(Violation($"Ack of broker seq {message.Ack.Seq}, which was never sent."));
+                                return;
+                            }
+
+                            ack = Math.Max(ack ?? 0, (long)message.Ack.Seq);
+                            break;
+                        case AgentMessage.BodyOneofCase.Heartbeat:
+                            stats = message.Heartbeat.Stats ?? stats;
+                            break;
+                        case AgentMessage.BodyOneofCase.ToolCall:
+                            StartToolCall(message.ToolCall);
+                            break;
+                        case AgentMessage.BodyOneofCase.Notice:
+                            AgentLinkLog.AgentNotice(_services.Logger, Machine.Name, message.Notice.Code, message.Notice.Message);
+                            break;
+                        default:
+                            batch.Add(item);
+                            break;
+                    }
+                }
+
+                var renewal = RenewalDue(stats);
+                if (batch.Count == 0 && ack is null && renewal is null)
+                {
+                    continue;
+                }
+
+                var outcome = await StoreAsync(batch, ack, renewal, token);
+                AfterCommit(batch.Count, ack, outcome);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Abandoned: whatever was not committed was never acked, and the agent resends it.
+        }
+        catch (ConnectionReplacedException)
+        {
+            End(new ConnectionEnd(ConnectionEndKind.Replaced, "A newer stream for this machine replaced this one."));
+        }
+        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or InvalidOperationException or TimeoutException)
+        {
+            AgentLinkLog.BatchFailed(_services.Logger, ex, _inbound.Reader.Count, Machine.Name);
+            End(new ConnectionEnd(ConnectionEndKind.Failure, "The broker could not store the agent's messages; reconnect to resume."));
+        }
+    }
+
+    private void AfterCommit(int sequenced, long? ack, BatchOutcome outcome)
+    {
+        Volatile.Write(ref _committedSeq, outcome.CommittedSeq);
+        Interlocked.Add(ref _unackedInbound, -sequenced);
+        if (sequenced > 0)
+        {
+            // The cumulative Ack covers this batch and any retransmissions in it: everything up to here is committed.
+            TrySend(new BrokerMessage { Ack = new Ack { Seq = (ulong)outcome.CommittedSeq } });
+        }
+
+        foreach (var binding in outcome.Bindings)
+        {
+            TrySend(new BrokerMessage { SessionBinding = binding });
+        }
+
+        foreach (var reply in outcome.Replies)
+        {
+            TrySend(reply);
+        }
+
+        foreach (var topic in outcome.Topics)
+        {
+            _services.Signals.Publish(topic);
+        }
+
+        if (ack is { } acked && acked > Volatile.Read(ref _ackedBrokerSeq))
+        {
+            Volatile.Write(ref _ackedBrokerSeq, acked);
+            WakeDelivery();
+        }
+    }
+
+    private PresenceRenewal? RenewalDue(AgentStats? stats)
+    {
+        var now = _services.Time.GetUtcNow().UtcTicks;
+        if (now - Volatile.Read(ref _lastRenewalTicks) < _services.Options.LeaseDuration.Ticks / 3)
+        {
+            return null;
+        }
+
+        Volatile.Write(ref _lastRenewalTicks, now);
+        return new PresenceRenewal(stats is null ? null : Google.Protobuf.JsonFormatter.Default.Format(stats));
+    }
+
+    /// <summary>
+    /// Stores a batch. A batch that breaks a database rule (a bad value the checks missed) is stored again message by
+    /// message, so one bad message is refused alone instead of stalling the stream behind it forever.
+    /// </summary>
+    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, PresenceRenewal? renewal, CancellationToken token)
+    {
+        try
+        {
+            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, renewal, rejectAll: null, token);
+        }
+        catch (Exception ex) when (DataError(ex) is { } error && !token.IsCancellationRequested)
+        {
+            if (batch.Count <= 1)
+            {
+                AgentLinkLog.MessageRefusedByDatabase(_services.Logger, ex, batch.Count == 0 ? 0 : (long)batch[0].Message.Seq, Machine.Name);
+                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, renewal, $"The broker cannot store this message: {error}", token);
+            }
+
+            AgentLinkLog.BatchIsolated(_services.Logger, ex, Machine.Name, batch.Count);
+            var bindings = new List<SessionBinding>();
+            var replies = new List<BrokerMessage>();
+            var topics = new HashSet<string>(StringComparer.Ordinal);
+            long committed = 0;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var last = i == batch.Count - 1;
+                var one = await StoreAsync([batch[i]], last ? ack : null, last ? renewal : null, token);
+                bindings.AddRange(one.Bindings);
+                replies.AddRange(one.Replies);
+                topics.UnionWith(one.Topics);
+                committed = one.CommittedSeq;
+            }
+
+            return new BatchOutcome(committed, bindings, replies, topics);
+        }
+    }
+
+    private static string? DataError(Exception ex) => ex switch
+    {
+        PostgresException { SqlState: var state } pg when state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) => pg.MessageText,
+        DbUpdateException { InnerException: { } inner } => DataError(inner),
+        _ => null,
+    };
+
+    private void StartToolCall(ToolCall call)
+    {
+        if (_services.Tools is not { } tools)
+        {
+            TrySend(ToolError(call.RequestId, ErrorCode.Unavailable, "Session tools are not served by this broker yet."));
+            return;
+        }
+
+        if (!_toolCalls.Wait(0, CancellationToken.None))
+        {
+            TrySend(ToolError(call.RequestId, ErrorCode.ResourceExhausted, $"At most {MaxToolCallsInFlight} tool calls may run at once per machine; retry shortly."));
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var result = await tools.HandleAsync(Machine, call, _stop.Token);
+                result.RequestId = call.RequestId;
+                TrySend(new BrokerMessage { ToolResult = result });
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                AgentLinkLog.ToolCallFailed(_services.Logger, ex, call.RequestId, Machine.Name);
+                TrySend(ToolError(call.RequestId, ErrorCode.Internal, "The broker could not answer this tool call."));
+            }
+            catch (OperationCanceledException)
+            {
+                // The stream ended; the agent retries on its next stream or times the call out.
+            }
+            finally
+            {
+                _toolCalls.Release();
+            }
+        }, CancellationToken.None);
+    }
+
+    private static BrokerMessage ToolError(string requestId, ErrorCode code, string message) => new()
+    {
+        ToolResult = new ToolResult { RequestId = requestId, Error = new Protocol.V1.ToolError { Code = code, Message = message } },
+    };
+}

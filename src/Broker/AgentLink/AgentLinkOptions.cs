@@ -1,0 +1,46 @@
+namespace Relay.Broker.AgentLink;
+
+/// <summary>The agents' stream (AgentLink.Connect). Section <c>AgentLink</c>; durations are TimeSpans (<c>00:00:15</c>).</summary>
+internal sealed class AgentLinkOptions
+{
+    public const string SectionName = "AgentLink";
+
+    /// <summary>Either side sends a Heartbeat after this long without sending anything. Default 15 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A side that hears nothing for this long ends the stream. Default 45 s (three heartbeats).</summary>
+    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>How long a new stream may take to send its Hello. Default 10 s.</summary>
+    public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most unacknowledged sequenced messages an agent may have in flight to the broker. Default 1,000.</summary>
+    public int ReceiveWindow { get; set; } = 1000;
+
+    /// <summary>Broker→agent messages in flight when the agent's Hello asks for no particular window. Default 256.</summary>
+    public int DefaultSendWindow { get; set; } = 256;
+
+    /// <summary>The largest agent message accepted, in bytes; larger sequenced messages are rejected one by one. Default 1 MiB.</summary>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Messages queued for one agent's stream. An agent that stops reading until this fills is told SLOW_CONSUMER and
+    /// disconnected; it resumes from its position. Default 1,024.
+    /// </summary>
+    public int OutboundQueueCapacity { get; set; } = 1024;
+
+    /// <summary>Most sequenced messages stored in one transaction (and acked with one Ack). Default 256.</summary>
+    public int MaxBatchMessages { get; set; } = 256;
+
+    /// <summary>How long a machine counts as online after the broker last renewed its stream's lease. Default 90 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>What a SHUTTING_DOWN notice tells agents to wait before reconnecting. Default 2 s.</summary>
+    public TimeSpan ShutdownRetryAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an ending stream may take to flush its last messages (a peer that stopped reading). Default 5 s.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>This replica's name in leases and Welcome; default the host name.</summary>
+    public string ReplicaName { get; set; } = Environment.MachineName;
+}

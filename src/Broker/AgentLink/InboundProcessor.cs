@@ -1,0 +1,170 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using Relay.Broker.Delivery;
+using Relay.Broker.Persistence;
+using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Sessions;
+using Relay.Protocol.V1;
+using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+
+namespace Relay.Broker.AgentLink;
+
+/// <summary>One item read from an agent's stream, or a message the reader already refused (too large).</summary>
+internal readonly record struct InboundItem(AgentMessage Message, ErrorCode RejectCode = ErrorCode.Unspecified, string? RejectReason = null);
+
+/// <summary>What the agent's stream does after a batch committed.</summary>
+internal sealed record BatchOutcome(long CommittedSeq, IReadOnlyList<SessionBinding> Bindings, IReadOnlyList<BrokerMessage> Replies, IReadOnlyCollection<string> Topics);
+
+/// <summary>The stream lost the machine to a newer stream (here or on another replica): it must not commit or ack.</summary>
+internal sealed class ConnectionReplacedException() : Exception("A newer stream owns the machine.");
+
+/// <summary>
+/// Stores one batch of an agent's sequenced messages in one transaction: the machine's row lock (fencing out an older
+/// stream), every message's effect on sessions, prompts, approvals and launches, the event log rows, the agent's
+/// acknowledgement of broker messages, and the committed position. The caller acks the agent only after this returns.
+/// </summary>
+internal sealed class InboundProcessor(
+    IDbContextFactory<RelayDbContext> databases,
+    EventIngestWriter events,
+    SessionReconciler sessions,
+    DeliveryInbound delivery,
+    LinkStateStore linkState,
+    TimeProvider time,
+    IEnumerable<IInboundBatchObserver> observers)
+{
+    private const string Fence = "SELECT connection_id, last_inbound_seq FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
+
+    /// <param name="machine">The stream's machine.</param>
+    /// <param name="connectionId">The stream; the batch is refused if it no longer owns the machine.</param>
+    /// <param name="cache">The stream's session cache.</param>
+    /// <param name="items">Sequenced messages in seq order (retransmissions at or below the committed position are skipped).</param>
+    /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
+    /// <param name="renew">Presence to refresh (lease, last seen, the agent's stats) when due.</param>
+    /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
+    public async Task<BatchOutcome> ProcessAsync(
+        MachineIdentity machine,
+        Guid connectionId,
+        MachineSessionCache cache,
+        IReadOnlyList<InboundItem> items,
+        long? ackedBrokerSeq,
+        PresenceRenewal? renew,
+        string? rejectAll,
+        CancellationToken cancellationToken)
+    {
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var tx = (NpgsqlTransaction)transaction.GetDbTransaction();
+        await LinkStateStore.LockEventOrderAsync(connection, tx, cancellationToken);
+
+        long committed;
+        await using (var fence = new NpgsqlCommand(Fence, connection, tx))
+        {
+            fence.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
+            await using var reader = await fence.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != connectionId)
+            {
+                throw new ConnectionReplacedException();
+            }
+
+            committed = reader.GetInt64(1);
+        }
+
+        var context = new IngestContext(db, machine, cache, time.GetUtcNow());
+        var highest = committed;
+        foreach (var item in items)
+        {
+            var seq = (long)item.Message.Seq;
+            if (seq <= committed)
+            {
+                continue; // A retransmission of something committed before: its Ack covers it.
+            }
+
+            context.Seq = seq;
+            if (rejectAll is not null || item.RejectReason is not null)
+            {
+                Reject(context, item.RejectReason is null ? ErrorCode.InvalidArgument : item.RejectCode, item.RejectReason ?? rejectAll!);
+            }
+            else
+            {
+                try
+                {
+                    await DispatchAsync(context, item.Message, cancellationToken);
+                }
+                catch (MessageRejectedException ex)
+                {
+                    Reject(context, ex.Code, ex.Message);
+                }
+            }
+
+            highest = Math.Max(highest, seq);
+        }
+
+        var bindings = await sessions.FinishAsync(context, cancellationToken);
+        if (ackedBrokerSeq is { } acked)
+        {
+            await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
+        }
+
+        if (renew is not null)
+        {
+            await linkState.RenewAsync(connection, tx, machine.Id, connectionId, renew.StatsJson, cancellationToken);
+        }
+
+        await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], cancellationToken);
+        foreach (var observer in observers)
+        {
+            await observer.BeforeCommitAsync(machine.Id, highest, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new BatchOutcome(highest, bindings, context.Replies, context.Topics);
+    }
+
+    private Task DispatchAsync(IngestContext context, AgentMessage message, CancellationToken cancellationToken) => message.BodyCase switch
+    {
+        AgentMessage.BodyOneofCase.HookEvent => sessions.ApplyHookAsync(context, message.HookEvent, cancellationToken),
+        AgentMessage.BodyOneofCase.ChannelAttached => sessions.ApplyChannelAttachedAsync(context, message.ChannelAttached, cancellationToken),
+        AgentMessage.BodyOneofCase.ChannelDetached => sessions.ApplyChannelDetachedAsync(context, message.ChannelDetached, cancellationToken),
+        AgentMessage.BodyOneofCase.SessionSnapshot => sessions.ApplySnapshotAsync(context, message.SessionSnapshot, cancellationToken),
+        AgentMessage.BodyOneofCase.Reply => delivery.ApplyReplyAsync(context, message.Reply, cancellationToken),
+        AgentMessage.BodyOneofCase.PromptReceipt => delivery.ApplyReceiptAsync(context, message.PromptReceipt, cancellationToken),
+        AgentMessage.BodyOneofCase.PermissionRequest => delivery.ApplyPermissionRequestAsync(context, message.PermissionRequest, cancellationToken),
+        AgentMessage.BodyOneofCase.PermissionClosed => delivery.ApplyPermissionClosedAsync(context, message.PermissionClosed, cancellationToken),
+        AgentMessage.BodyOneofCase.LaunchResult => delivery.ApplyLaunchResultAsync(context, message.LaunchResult, cancellationToken),
+        AgentMessage.BodyOneofCase.StopResult => delivery.ApplyStopResultAsync(context, message.StopResult, cancellationToken),
+        AgentMessage.BodyOneofCase.SessionMessage => delivery.ApplySessionMessageAsync(context, message.SessionMessage, cancellationToken),
+        AgentMessage.BodyOneofCase.EventsDropped => EventsDroppedAsync(context, message.EventsDropped, cancellationToken),
+        _ => throw new MessageRejectedException(ErrorCode.Protocol, $"{message.BodyCase} is not a sequenced message."),
+    };
+
+    /// <summary>The agent's spool overflowed: the gap in its seqs is explained, and people see it on the machine.</summary>
+    private static async Task EventsDroppedAsync(IngestContext context, EventsDropped dropped, CancellationToken cancellationToken)
+    {
+        var row = await context.Db.Machines.AsNoTracking().SingleAsync(m => m.Id == context.Machine.Id, cancellationToken);
+        var machine = LinkStateStore.MachineProto(row, online: true, replica: null);
+        machine.Spool = new SpoolStats { DroppedTotal = dropped.DroppedCount };
+        context.AddEvent(EventKind.EventsDropped, context.DerivedEventId("events_dropped"), null, context.Now, machine);
+    }
+
+    /// <summary>The message is stored as refused (and so acked: it is never retransmitted); the agent hears why.</summary>
+    private static void Reject(IngestContext context, ErrorCode code, string reason)
+    {
+        var notice = new Notice { Code = code, Message = reason, Seq = (ulong)context.Seq };
+        context.Replies.Add(new BrokerMessage { Notice = notice });
+        context.AddEvent(EventKind.MessageRejected, context.DerivedEventId("rejected"), null, context.Now, notice);
+    }
+}
+
+/// <summary>Presence to refresh with a batch; <see cref="StatsJson"/> is the agent's last AgentStats, when it sent one.</summary>
+internal sealed record PresenceRenewal(string? StatsJson);
+
+/// <summary>
+/// Sees each inbound batch just before its commit. For tests that must stop the broker between storing and
+/// committing (ack-after-commit); nothing in production registers one.
+/// </summary>
+internal interface IInboundBatchObserver
+{
+    ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, CancellationToken cancellationToken);
+}

@@ -1,0 +1,93 @@
+using Npgsql;
+using Relay.Broker.Persistence.Entities;
+using Relay.Protocol.V1;
+
+namespace Relay.Broker.Delivery;
+
+/// <summary>Reads a machine's numbered outbox rows for its stream, and drops the ones the agent acknowledged.</summary>
+internal sealed class OutboxStore(NpgsqlDataSource dataSource)
+{
+    private const string Read = """
+        SELECT seq, kind, ref_id, payload FROM agent_outbox
+        WHERE machine_id = $1 AND seq IS NOT NULL AND seq > $2 AND seq <= $3
+        ORDER BY seq
+        """;
+
+    // Counting attempts when a prompt goes onto the wire (again, after a reconnect) is what Prompt.delivery_attempts shows.
+    private const string CountAttempts = "UPDATE prompts SET delivery_attempts = delivery_attempts + 1 WHERE id = ANY($1)";
+
+    /// <summary>The numbered messages with <paramref name="after"/> &lt; seq ≤ <paramref name="upTo"/>, in order, ready to send.</summary>
+    public async Task<List<BrokerMessage>> ReadAsync(Guid machineId, long after, long upTo, CancellationToken cancellationToken)
+    {
+        var messages = new List<BrokerMessage>();
+        var prompts = new List<Guid>();
+        await using (var command = dataSource.CreateCommand(Read))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machineId });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(3));
+                message.Seq = (ulong)reader.GetInt64(0);
+                messages.Add(message);
+                if (reader.GetString(1) == "prompt" && !reader.IsDBNull(2))
+                {
+                    prompts.Add(reader.GetGuid(2));
+                }
+
+                // Launch requests carry their first prompt too.
+                if (message.LaunchRequest?.InitialPrompt is { } initial && Guid.TryParse(initial.PromptId, out var initialId))
+                {
+                    prompts.Add(initialId);
+                }
+            }
+        }
+
+        if (prompts.Count > 0)
+        {
+            await using var count = dataSource.CreateCommand(CountAttempts);
+            count.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = prompts.ToArray() });
+            await count.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return messages;
+    }
+
+    /// <summary>SQL that drops acknowledged rows and records the position (run inside the inbound batch's transaction).</summary>
+    public static async Task AcknowledgeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid machineId, long ackedSeq, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("DELETE FROM agent_outbox WHERE machine_id = $1 AND seq IS NOT NULL AND seq <= $2")
+                {
+                    Parameters = { new NpgsqlParameter<Guid> { TypedValue = machineId }, new NpgsqlParameter<long> { TypedValue = ackedSeq } },
+                },
+                new NpgsqlBatchCommand("""
+                    UPDATE agent_link_state SET last_outbound_seq_acked = GREATEST(last_outbound_seq_acked, $2), updated_at = $3
+                    WHERE machine_id = $1
+                    """)
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter<Guid> { TypedValue = machineId },
+                        new NpgsqlParameter<long> { TypedValue = ackedSeq },
+                        new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
+                    },
+                },
+            },
+        };
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Appends an unnumbered row to <paramref name="machineId"/>'s outbox; that machine's stream numbers and sends it.</summary>
+    public static OutboxMessage Append(Persistence.RelayDbContext db, Guid machineId, OutboxKind kind, Guid? refId, BrokerMessage message, DateTimeOffset now)
+    {
+        var row = new OutboxMessage { MachineId = machineId, Kind = kind, RefId = refId, Payload = Google.Protobuf.MessageExtensions.ToByteArray(message), CreatedAt = now };
+        db.Outbox.Add(row);
+        return row;
+    }
+}

@@ -1,0 +1,18 @@
+using Relay.Broker.Access;
+using Relay.Broker.AgentLink;
+
+namespace Relay.Broker.Hosting;
+
+/// <summary>
+/// Registers the broker's features. Each feature folder owns one <c>AddXxx</c> extension and is listed here,
+/// so this file reads as the broker's table of contents.
+/// </summary>
+internal static class BrokerFeatures
+{
+    public static IServiceCollection AddBrokerFeatures(this IServiceCollection services)
+    {
+        services.AddBrokerAccess(); // Access/: authentication, tokens, enrolment, machines, audit, policy, briefings, server info
+        services.AddAgentLink(); // AgentLink/, Sessions/, Delivery/: the agents' stream, reconciliation, outbox delivery
+        return services;
+    }
+}

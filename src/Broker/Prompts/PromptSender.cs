@@ -1,0 +1,198 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Relay.Broker.Access;
+using Relay.Broker.Audit;
+using Relay.Broker.Persistence;
+using Relay.Broker.Policy;
+using Relay.Broker.Queries;
+using Relay.Broker.Queries.Selectors;
+using Relay.Broker.Queries.Sessions;
+using Relay.Broker.Signals;
+using Relay.Broker.Validation;
+using Relay.Broker.Watch.Timeline;
+using Pb = Relay.Protocol.V1;
+using Db = Relay.Broker.Persistence.Entities;
+
+namespace Relay.Broker.Prompts;
+
+/// <summary>
+/// SendPrompt: stores a prompt (QUEUED) for its session, signals the session's machine, and optionally waits for it to
+/// be delivered or answered. Delivery itself is AgentLink's: it takes queued prompts to the agent now, or when the
+/// machine reconnects, until they expire.
+/// </summary>
+internal sealed partial class PromptSender(
+    SessionSelectorResolver resolver,
+    IDbContextFactory<RelayDbContext> dbFactory,
+    PolicyEvaluator policy,
+    AuditLog audit,
+    TimelineWriter timeline,
+    PromptWaiter waiter,
+    BrokerSignals signals,
+    IOptions<PromptOptions> options,
+    TimeProvider timeProvider,
+    ILogger<PromptSender> logger)
+{
+    public async Task<Pb.SendPromptResponse> SendAsync(Caller caller, Pb.SendPromptRequest request, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        var key = Require.OptionalClientId(request.PromptId, "prompt_id");
+        RequestValidation.Text(request.Text, "text", limits.MaxPromptChars, required: true);
+        var ttl = RequestValidation.Duration(request.ExpiresIn, "expires_in", limits.MaxTtl) ?? limits.DefaultTtl;
+        var wanted = PromptStatuses.ValidateWait(request.WaitUntil, "wait_until");
+        var waitTimeout = RequestValidation.Duration(request.WaitTimeout, "wait_timeout", limits.MaxWaitTimeout, allowZero: true) ?? limits.DefaultWaitTimeout;
+        var inReplyTo = request.InReplyTo.Length == 0 ? (Guid?)null : Require.Id(request.InReplyTo, "in_reply_to", "the prompt_id of the prompt this one follows up");
+        if (request.Session is null)
+        {
+            throw AdminErrors.InvalidArgument("session", "name the target session (session_id, claude_session_id, launch_id, name or lookup).");
+        }
+
+        // Idempotency is per sender: the same key from the same token is the same prompt.
+        key ??= Guid.NewGuid().ToString("D");
+        var promptId = ClientIds.ToGuid("prompt/" + caller.AuditActor, key);
+        var existing = await FindAsync(caller, key, cancellationToken);
+        if (existing is null)
+        {
+            var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
+            existing = await CreateAsync(caller, promptId, key, session, request.Text, inReplyTo, ttl, request, cancellationToken);
+        }
+        else
+        {
+            await EnsureSameAsync(existing, request, inReplyTo, cancellationToken);
+        }
+
+        var state = wanted == Pb.PromptStatus.Unspecified
+            ? await waiter.GetStateAsync(existing.Id, cancellationToken)
+            : await waiter.WaitAsync(existing.Id, wanted, waitTimeout, cancellationToken);
+        var response = new Pb.SendPromptResponse { Prompt = state.Prompt, WaitTimedOut = state.TimedOut };
+        response.Replies.AddRange(state.Replies);
+        return response;
+    }
+
+    private async Task<Db.Prompt?> FindAsync(Caller caller, string key, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.Prompts.AsNoTracking()
+            .FirstOrDefaultAsync(p => p.SenderKind == Db.SenderKind.Person && p.SenderId == caller.Id && p.IdempotencyKey == key, cancellationToken);
+    }
+
+    /// <summary>A retry must name the same prompt: same target session, same text, same thread link.</summary>
+    private async Task EnsureSameAsync(Db.Prompt existing, Pb.SendPromptRequest request, Guid? inReplyTo, CancellationToken cancellationToken)
+    {
+        var differences = new List<string>();
+        if (existing.Text != request.Text)
+        {
+            differences.Add("text");
+        }
+
+        if (existing.InReplyTo != inReplyTo)
+        {
+            differences.Add("in_reply_to");
+        }
+
+        if (differences.Count == 0)
+        {
+            // Resolve the selector last: the session may have ended since, which must not fail the retry.
+            try
+            {
+                var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
+                if (session.Id != existing.RelaySessionId)
+                {
+                    differences.Add("session");
+                }
+            }
+            catch (Relay.Grpc.RpcException ex) when (ex.StatusCode is Relay.Grpc.StatusCode.NotFound or Relay.Grpc.StatusCode.FailedPrecondition)
+            {
+                differences.Add("session");
+            }
+        }
+
+        if (differences.Count > 0)
+        {
+            throw AdminErrors.AlreadyExists(
+                $"prompt_id '{existing.IdempotencyKey}' was already used for another prompt ({existing.Id:D}; different {string.Join(", ", differences)}). " +
+                "Use a new prompt_id for a new prompt; reuse one only to retry the same request.");
+        }
+    }
+
+    private async Task<Db.Prompt> CreateAsync(
+        Caller caller, Guid promptId, string key, SessionRow session, string text, Guid? inReplyTo, TimeSpan ttl,
+        Pb.SendPromptRequest request, CancellationToken cancellationToken)
+    {
+        if (session.Status == Db.SessionStatus.Ended)
+        {
+            throw AdminErrors.FailedPrecondition($"session {session.Label} has ended; a prompt to it would never be delivered.");
+        }
+
+        var target = new PolicyTargetInfo { MachineId = session.MachineId, MachineName = session.MachineName, SessionName = session.Name, Directory = session.Cwd };
+        var decision = await policy.MayMessageAsync(caller, target, cancellationToken);
+        if (!decision.Allowed)
+        {
+            await audit.RecordAsync(new AuditRecord(caller, AuditActions.PromptSend, AuditTarget.Session(session.Id))
+            {
+                Outcome = Pb.AuditOutcome.Denied,
+                MachineId = session.MachineId,
+                Details = new { decision.Reason },
+            }, cancellationToken);
+            decision.ThrowIfDenied();
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var prompt = new Db.Prompt
+        {
+            Id = promptId,
+            IdempotencyKey = key,
+            RelaySessionId = session.Id,
+            SenderKind = Db.SenderKind.Person,
+            SenderId = caller.Id,
+            SenderName = caller.DisplayName,
+            Text = text,
+            Status = Db.PromptStatus.Queued,
+            CreatedAt = now,
+            ExpiresAt = now + ttl,
+            InReplyTo = inReplyTo,
+        };
+
+        try
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await TimelineWriter.LockAsync(db, cancellationToken);
+            if (inReplyTo is { } thread && !await db.Prompts.AnyAsync(p => p.Id == thread, cancellationToken))
+            {
+                throw AdminErrors.NotFound($"in_reply_to: no prompt has the id {thread:D}.");
+            }
+
+            db.Prompts.Add(prompt);
+            audit.Add(db, new AuditRecord(caller, AuditActions.PromptSend, AuditTarget.Prompt(promptId.ToString("D")))
+            {
+                SessionId = session.Id,
+                MachineId = session.MachineId,
+                Details = new { PromptKey = key, TextChars = text.Length, ExpiresAt = prompt.ExpiresAt, WaitUntil = request.WaitUntil.ToString() },
+            });
+            await db.SaveChangesAsync(cancellationToken);
+            var message = PromptMapper.ToProto(prompt, session.Name, session.MachineId);
+            await timeline.AppendAsync(db, [PromptEntries.Created(message, session.MachineId, now)], cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent retry with the same key won, or another sender already uses this UUID as a prompt id.
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var winner = await db.Prompts.AsNoTracking().FirstOrDefaultAsync(p => p.Id == promptId, cancellationToken);
+            if (winner is null || winner.SenderId != caller.Id || winner.IdempotencyKey != key)
+            {
+                throw AdminErrors.AlreadyExists($"prompt_id '{key}' is already in use by another sender; choose a new UUID.");
+            }
+
+            await EnsureSameAsync(winner, request, inReplyTo, cancellationToken);
+            return winner;
+        }
+
+        PromptLog.Queued(logger, promptId, session.Id, caller.DisplayName);
+        signals.Publish(BrokerSignals.Events);
+        signals.Publish(BrokerSignals.Prompt(promptId.ToString("D")));
+        signals.Publish(BrokerSignals.MachineOutbound(session.MachineId.ToString("D")));
+        return prompt;
+    }
+}

@@ -1,0 +1,4 @@
+namespace Relay.Broker.Queries.Selectors;
+
+/// <summary>A machine named in a request, resolved.</summary>
+internal sealed record MachineRef(Guid Id, string Name, DateTimeOffset? RevokedAt);

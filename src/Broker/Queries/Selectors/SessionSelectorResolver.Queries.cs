@@ -1,0 +1,69 @@
+using Relay.Broker.Queries.Sessions;
+
+namespace Relay.Broker.Queries.Selectors;
+
+internal sealed partial class SessionSelectorResolver
+{
+    private Task<List<SessionRow>> BySessionIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
+        QueryAsync((sql, p) => $"s.id = {p(id)}", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+
+    private Task<List<SessionRow>> ByClaudeSessionIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
+        QueryAsync(
+            (sql, p) => $"s.id IN (SELECT g.relay_session_id FROM session_segments g WHERE g.claude_session_id = {p(id)})",
+            scope, SessionSql.LastActivity + " DESC", cancellationToken);
+
+    private Task<List<SessionRow>> ByLaunchIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
+        QueryAsync((sql, p) => $"s.launch_id = {p(id)}", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+
+    /// <summary>Sessions whose id, or any Claude session id of whose lineage, starts with <paramref name="prefix"/>.</summary>
+    private Task<List<SessionRow>> ByPrefixAsync(string prefix, MachineRef? scope, CancellationToken cancellationToken) =>
+        QueryAsync(
+            (sql, p) =>
+            {
+                var pattern = p(prefix + "%");
+                return $"(s.id::text LIKE {pattern} OR EXISTS (SELECT 1 FROM session_segments g " +
+                       $"WHERE g.relay_session_id = s.id AND g.claude_session_id::text LIKE {pattern}))";
+            },
+            scope, SessionSql.LastActivity + " DESC", cancellationToken);
+
+    /// <summary>
+    /// The sessions a name selects: every live one with the name, or when none is live, the most recently active ended
+    /// one (common.proto).
+    /// </summary>
+    private async Task<List<SessionRow>> ByNameAsync(string name, MachineRef? scope, CancellationToken cancellationToken)
+    {
+        var live = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status <> 'ended'", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        if (live.Count > 0)
+        {
+            return live;
+        }
+
+        var ended = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status = 'ended'", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        return ended.Take(1).ToList();
+    }
+
+    private async Task<List<SessionRow>> QueryAsync(
+        Func<SqlBuilder, Func<object, string>, string> where,
+        MachineRef? scope,
+        string orderBy,
+        CancellationToken cancellationToken)
+    {
+        var sql = SessionSql.Select(timeProvider.GetUtcNow());
+        string P(object value) => value switch
+        {
+            Guid g => sql.Param(g),
+            string s => sql.Param(s),
+            _ => throw new ArgumentOutOfRangeException(nameof(value)),
+        };
+
+        sql.Append(" WHERE ").Append(where(sql, P));
+        if (scope is not null)
+        {
+            sql.Append(" AND s.machine_id = ").Append(sql.Param(scope.Id));
+        }
+
+        sql.Append(" ORDER BY ").Append(orderBy).Append(" LIMIT ").Append((MaxCandidates + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var command = sql.CreateCommand(dataSource);
+        return await SessionSql.ReadAllAsync(command, cancellationToken);
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using Relay.Broker.Persistence;
+using Relay.Broker.Persistence.Ingest;
+
+namespace Relay.Broker.Watch.Timeline;
+
+/// <summary>
+/// Appends broker-originated entries (prompt created, approval resolved, ...) to the event log inside the caller's
+/// transaction, so the change and its entry commit together.
+/// </summary>
+/// <remarks>
+/// Callers take <see cref="LockAsync"/> first thing in the transaction, not just before the insert: the agent ingest
+/// takes the same event-order lock and then touches prompts, approvals and sessions, so taking it late, after our own
+/// row locks, could deadlock with it. Our transactions are short and human-driven, so holding it throughout is cheap.
+/// </remarks>
+internal sealed class TimelineWriter(TimeProvider timeProvider)
+{
+    private const string Insert = """
+        INSERT INTO events (machine_id, relay_session_id, claude_session_id, agent_event_id, agent_seq, kind,
+                            hook_event_name, tool_name, occurred_at, received_at, payload)
+        VALUES ($1, $2, NULL, $3, 0, $4, NULL, NULL, $5, $6, $7::jsonb)
+        ON CONFLICT (machine_id, agent_event_id) DO NOTHING
+        RETURNING id
+        """;
+
+    /// <summary>Takes the event-order lock (EventIngestWriter.EventOrderLockKey) until the transaction ends.</summary>
+    public static async Task LockAsync(RelayDbContext db, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction)
+        {
+            Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
+        };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Appends the entries; returns their positions (an entry already stored under its id is skipped).</summary>
+    public async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        var now = timeProvider.GetUtcNow().ToUniversalTime();
+        var positions = new List<long>(entries.Count);
+        foreach (var entry in entries)
+        {
+            await using var command = new NpgsqlCommand(Insert, connection, transaction)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<Guid> { TypedValue = entry.MachineId },
+                    new NpgsqlParameter { Value = entry.SessionId is { } s ? s : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid },
+                    new NpgsqlParameter<Guid> { TypedValue = entry.EventId },
+                    new NpgsqlParameter<string> { TypedValue = entry.Kind },
+                    new NpgsqlParameter<DateTimeOffset> { TypedValue = entry.OccurredAt.ToUniversalTime() },
+                    new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
+                    new NpgsqlParameter<string> { TypedValue = entry.Payload },
+                },
+            };
+            if (await command.ExecuteScalarAsync(cancellationToken) is long id)
+            {
+                positions.Add(id);
+            }
+        }
+
+        return positions;
+    }
+
+    /// <summary>The connection and transaction of <paramref name="db"/>, for hand-written SQL in the same unit of work.</summary>
+    public static (NpgsqlConnection Connection, NpgsqlTransaction Transaction) Current(RelayDbContext db)
+    {
+        var transaction = db.Database.CurrentTransaction?.GetDbTransaction() as NpgsqlTransaction
+            ?? throw new InvalidOperationException("Event log entries are appended inside a transaction (BeginTransactionAsync first).");
+        return ((NpgsqlConnection)db.Database.GetDbConnection(), transaction);
+    }
+}
