@@ -57,8 +57,8 @@ clean: ## remove build output and test results (artifacts/, stray bin/ and obj/)
 	find src tests bench -name node_modules -prune -o -name '*.csproj' -type f -print0 |
 	  while IFS= read -r -d '' p; do rm -rf "$$(dirname "$$p")/bin" "$$(dirname "$$p")/obj"; done
 
-bench: ## run the gRPC layer benchmark (bench/Grpc.Bench); pass options with ARGS="..."
-	@dotnet run -c Release --project bench/Grpc.Bench -- $(ARGS)
+bench: ## run the benchmarks, print the table and refresh docs/benchmarks.md; more options with ARGS="..."
+	@dotnet run -c Release --project bench/Grpc.Bench -- --unix --markdown docs/benchmarks.md $(ARGS)
 
 # ---------------------------------------------------------------------------------------------------
 # Runs the broker in the foreground on loopback with the embedded PostgreSQL (the system's server binaries; `make

@@ -120,7 +120,7 @@ internal sealed record MachineInfo(int Cores, string CpuModel, string Memory, st
 
 internal static class Report
 {
-    public const string BeginMarker = "<!-- bench:figures:begin (written by `make bench`; edit outside these markers) -->";
+    public const string BeginMarker = "<!-- bench:figures:begin (written by relay-grpc-bench --markdown; edit outside these markers) -->";
     public const string EndMarker = "<!-- bench:figures:end -->";
 
     public static void PrintTable(TextWriter output, IReadOnlyList<Row> rows)

@@ -11,7 +11,7 @@ namespace Relay.Broker.AgentLink;
 /// the agent's window), liveness (heartbeats, dead peer) and the pump, the only writer of the response stream, which
 /// drains the bounded outbound queue. One partial file per loop.
 /// </summary>
-internal sealed partial class AgentConnection
+internal sealed partial class AgentConnection : IDisposable
 {
     private readonly AgentConnectionServices _services;
     private readonly IAsyncStreamReader<AgentMessage> _requests;
@@ -125,6 +125,14 @@ internal sealed partial class AgentConnection
         {
             throw status;
         }
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _stopReading.Dispose();
+        _stopWriting.Dispose();
+        _toolCalls.Dispose();
     }
 
     /// <summary>Called by the registry when a newer stream for the machine arrives.</summary>

@@ -25,7 +25,7 @@ internal sealed partial class AgentLinkService
             throw new RpcException(new Status(StatusCode.InvalidArgument, "Hello.spool_epoch must be 1 to 128 characters."));
         }
 
-        var connection = new AgentConnection(services, principal, hello, requestStream, responseStream, context);
+        using var connection = new AgentConnection(services, principal, hello, requestStream, responseStream, context);
         var registry = Get<AgentConnectionRegistry>();
         registry.Register(connection);
         try

@@ -10,5 +10,6 @@ internal interface IAgentToolHandler
 {
     /// <param name="machine">The machine whose stream carried the call (the caller session runs on it).</param>
     /// <param name="call">The call; <see cref="ToolCall.Caller"/> is evidence of a session of <paramref name="machine"/>.</param>
+    /// <param name="cancellationToken">Fires when the stream ends.</param>
     Task<ToolResult> HandleAsync(Sessions.MachineIdentity machine, ToolCall call, CancellationToken cancellationToken);
 }

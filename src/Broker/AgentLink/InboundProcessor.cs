@@ -42,6 +42,7 @@ internal sealed class InboundProcessor(
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
     /// <param name="renew">Presence to refresh (lease, last seen, the agent's stats) when due.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
+    /// <param name="cancellationToken">Abandons the batch (rolled back, never acked).</param>
     public async Task<BatchOutcome> ProcessAsync(
         MachineIdentity machine,
         Guid connectionId,
@@ -101,7 +102,7 @@ internal sealed class InboundProcessor(
             highest = Math.Max(highest, seq);
         }
 
-        var bindings = await sessions.FinishAsync(context, cancellationToken);
+        var bindings = await SessionReconciler.FinishAsync(context, cancellationToken);
         if (ackedBrokerSeq is { } acked)
         {
             await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
@@ -129,9 +130,9 @@ internal sealed class InboundProcessor(
         AgentMessage.BodyOneofCase.ChannelDetached => sessions.ApplyChannelDetachedAsync(context, message.ChannelDetached, cancellationToken),
         AgentMessage.BodyOneofCase.SessionSnapshot => sessions.ApplySnapshotAsync(context, message.SessionSnapshot, cancellationToken),
         AgentMessage.BodyOneofCase.Reply => delivery.ApplyReplyAsync(context, message.Reply, cancellationToken),
-        AgentMessage.BodyOneofCase.PromptReceipt => delivery.ApplyReceiptAsync(context, message.PromptReceipt, cancellationToken),
+        AgentMessage.BodyOneofCase.PromptReceipt => DeliveryInbound.ApplyReceiptAsync(context, message.PromptReceipt, cancellationToken),
         AgentMessage.BodyOneofCase.PermissionRequest => delivery.ApplyPermissionRequestAsync(context, message.PermissionRequest, cancellationToken),
-        AgentMessage.BodyOneofCase.PermissionClosed => delivery.ApplyPermissionClosedAsync(context, message.PermissionClosed, cancellationToken),
+        AgentMessage.BodyOneofCase.PermissionClosed => DeliveryInbound.ApplyPermissionClosedAsync(context, message.PermissionClosed, cancellationToken),
         AgentMessage.BodyOneofCase.LaunchResult => delivery.ApplyLaunchResultAsync(context, message.LaunchResult, cancellationToken),
         AgentMessage.BodyOneofCase.StopResult => delivery.ApplyStopResultAsync(context, message.StopResult, cancellationToken),
         AgentMessage.BodyOneofCase.SessionMessage => delivery.ApplySessionMessageAsync(context, message.SessionMessage, cancellationToken),

@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Relay.Broker.Persistence;
-using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
 using Relay.Protocol.V1;

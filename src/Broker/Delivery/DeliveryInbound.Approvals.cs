@@ -4,6 +4,7 @@ using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Protocol.V1;
+using Approval = Relay.Broker.Persistence.Entities.Approval;
 using ApprovalOrigin = Relay.Protocol.V1.ApprovalOrigin;
 using ApprovalStatus = Relay.Broker.Persistence.Entities.ApprovalStatus;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
@@ -65,7 +66,7 @@ internal sealed partial class DeliveryInbound
     }
 
     /// <summary>A permission request closed without a remote verdict (answered in the terminal, given up, session gone).</summary>
-    public async Task ApplyPermissionClosedAsync(IngestContext context, PermissionClosed closed, CancellationToken cancellationToken)
+    public static async Task ApplyPermissionClosedAsync(IngestContext context, PermissionClosed closed, CancellationToken cancellationToken)
     {
         var approvalId = Evidence.RequiredUuid(closed.ApprovalId, "permission_closed.approval_id");
         var approval = await context.Db.Approvals.FindAsync([approvalId], cancellationToken)

@@ -4,6 +4,7 @@ using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+using Launch = Relay.Broker.Persistence.Entities.Launch;
 using LaunchStatus = Relay.Broker.Persistence.Entities.LaunchStatus;
 using PromptStatus = Relay.Broker.Persistence.Entities.PromptStatus;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;

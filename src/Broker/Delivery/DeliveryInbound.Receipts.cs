@@ -6,13 +6,14 @@ using Db = Relay.Broker.Persistence.Entities;
 using DeliveryPath = Relay.Protocol.V1.DeliveryPath;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
+using PromptStatus = Relay.Protocol.V1.PromptStatus;
 
 namespace Relay.Broker.Delivery;
 
 internal sealed partial class DeliveryInbound
 {
     /// <summary>A prompt progressed on the machine: DELIVERED (with its path), SEEN, EXPIRED or FAILED. Only ever forward.</summary>
-    public async Task ApplyReceiptAsync(IngestContext context, PromptReceipt receipt, CancellationToken cancellationToken)
+    public static async Task ApplyReceiptAsync(IngestContext context, PromptReceipt receipt, CancellationToken cancellationToken)
     {
         var promptId = Evidence.RequiredUuid(receipt.PromptId, "prompt_receipt.prompt_id");
         var prompt = await context.Db.Prompts.FindAsync([promptId], cancellationToken)

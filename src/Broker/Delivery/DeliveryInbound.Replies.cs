@@ -6,6 +6,7 @@ using Db = Relay.Broker.Persistence.Entities;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
 using Reply = Relay.Broker.Persistence.Entities.Reply;
+using ReplySource = Relay.Protocol.V1.ReplySource;
 
 namespace Relay.Broker.Delivery;
 

@@ -33,7 +33,7 @@ internal sealed partial class DeliveryInbound
 
             // A retry: answer again with where it stands.
             var target = await context.Db.Sessions.FindAsync([existing.RelaySessionId], cancellationToken);
-            await StatusToSenderAsync(context, messageId, sender, target, ToProto(existing.Status), existing.FailureReason ?? string.Empty, ErrorCode.Unspecified, cancellationToken);
+            await StatusToSenderAsync(context, messageId, sender, target, existing.Status, existing.FailureReason ?? string.Empty, ErrorCode.Unspecified, cancellationToken);
             return;
         }
 
@@ -43,7 +43,7 @@ internal sealed partial class DeliveryInbound
         SessionTargetResolver.Result resolved = default;
         if (refusal is null)
         {
-            resolved = await targets.ResolveAsync(context.Db, message.Target, cancellationToken);
+            resolved = await SessionTargetResolver.ResolveAsync(context.Db, message.Target, cancellationToken);
             refusal = resolved.Session is null ? (resolved.Code, resolved.Reason)
                 : resolved.Session.Status == SessionStatus.Ended ? (ErrorCode.SessionEnded, "The target session has ended.")
                 : null;
@@ -86,7 +86,7 @@ internal sealed partial class DeliveryInbound
     }
 
     /// <summary>A session message failed or expired later: its sender hears it too.</summary>
-    private async Task TellSenderAsync(IngestContext context, Prompt prompt, RelaySession target, Protocol.V1.PromptStatus status, string reason, ErrorCode code, CancellationToken cancellationToken)
+    private static async Task TellSenderAsync(IngestContext context, Prompt prompt, RelaySession target, Protocol.V1.PromptStatus status, string reason, ErrorCode code, CancellationToken cancellationToken)
     {
         if (Guid.TryParse(prompt.SenderId, out var senderId) && await context.Db.Sessions.FindAsync([senderId], cancellationToken) is { } sender)
         {

@@ -12,7 +12,6 @@ namespace Relay.Broker.Delivery;
 /// </summary>
 internal sealed partial class DeliveryInbound(
     SessionReconciler sessions,
-    SessionTargetResolver targets,
     ISessionMessagePolicy policy,
     IOptions<DeliveryOptions> options,
     ILogger<DeliveryInbound> logger)

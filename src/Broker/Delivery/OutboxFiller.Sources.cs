@@ -5,12 +5,15 @@ using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Protocol.V1;
 using Approval = Relay.Broker.Persistence.Entities.Approval;
+using ApprovalOrigin = Relay.Broker.Persistence.Entities.ApprovalOrigin;
+using ApprovalStatus = Relay.Broker.Persistence.Entities.ApprovalStatus;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Launch = Relay.Broker.Persistence.Entities.Launch;
 using LaunchStatus = Relay.Broker.Persistence.Entities.LaunchStatus;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
 using PromptStatus = Relay.Broker.Persistence.Entities.PromptStatus;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
+using StopRequest = Relay.Protocol.V1.StopRequest;
 
 namespace Relay.Broker.Delivery;
 
@@ -68,7 +71,7 @@ internal sealed partial class OutboxFiller
         return added;
     }
 
-    private async Task<int> AddPromptsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
+    private static async Task<int> AddPromptsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
     {
         if (budget <= 0)
         {
@@ -100,7 +103,7 @@ internal sealed partial class OutboxFiller
         return prompts.Count;
     }
 
-    private async Task<int> AddVerdictsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
+    private static async Task<int> AddVerdictsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
     {
         if (budget <= 0)
         {
@@ -133,7 +136,7 @@ internal sealed partial class OutboxFiller
         return approvals.Count;
     }
 
-    private async Task AddStopsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
+    private static async Task AddStopsAsync(IngestContext context, int budget, CancellationToken cancellationToken)
     {
         if (budget <= 0)
         {

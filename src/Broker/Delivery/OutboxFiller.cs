@@ -10,7 +10,6 @@ using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
-using LaunchStatus = Relay.Broker.Persistence.Entities.LaunchStatus;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
 using PromptStatus = Relay.Broker.Persistence.Entities.PromptStatus;
 

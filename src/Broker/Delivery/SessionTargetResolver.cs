@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Entities;
-using Relay.Broker.Sessions;
 using Relay.Protocol.V1;
 using Machine = Relay.Broker.Persistence.Entities.Machine;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
@@ -12,13 +11,13 @@ namespace Relay.Broker.Delivery;
 /// Resolves a SessionSelector for a session message (common.proto rules), answering with an ErrorCode instead of a gRPC
 /// status: the sender is a session on a stream, not a unary caller.
 /// </summary>
-internal sealed class SessionTargetResolver
+internal static class SessionTargetResolver
 {
     private const int MinPrefixLength = 6;
 
     internal readonly record struct Result(RelaySession? Session, string? MachineName, ErrorCode Code, string Reason);
 
-    public async Task<Result> ResolveAsync(RelayDbContext db, SessionSelector? selector, CancellationToken cancellationToken)
+    public static async Task<Result> ResolveAsync(RelayDbContext db, SessionSelector? selector, CancellationToken cancellationToken)
     {
         if (selector is null || selector.ByCase == SessionSelector.ByOneofCase.None)
         {

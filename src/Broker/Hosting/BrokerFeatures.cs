@@ -13,6 +13,7 @@ internal static class BrokerFeatures
     {
         services.AddBrokerAccess(); // Access/: authentication, tokens, enrolment, machines, audit, policy, briefings, server info
         services.AddAgentLink(); // AgentLink/, Sessions/, Delivery/: the agents' stream, reconciliation, outbox delivery
+        services.AddSessionSteering(); // Queries/, Watch/, Prompts/, Approvals/, Launches/: sessions, history, search, watch, prompts, approvals, launch/stop
         return services;
     }
 }

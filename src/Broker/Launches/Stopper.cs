@@ -9,7 +9,6 @@ using Relay.Broker.Queries.Selectors;
 using Relay.Broker.Queries.Sessions;
 using Relay.Broker.Signals;
 using Relay.Broker.Validation;
-using Relay.Broker.Watch.Timeline;
 using Pb = Relay.Protocol.V1;
 using Db = Relay.Broker.Persistence.Entities;
 
@@ -86,7 +85,6 @@ internal sealed class Stopper(
         {
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await TimelineWriter.LockAsync(db, cancellationToken);
             db.StopRequests.Add(new Db.StopRequest
             {
                 Id = stopId,

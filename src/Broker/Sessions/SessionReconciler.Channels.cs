@@ -1,5 +1,4 @@
 using Relay.Broker.Persistence;
-using Relay.Broker.Persistence.Entities;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 

@@ -77,7 +77,7 @@ internal sealed partial class SessionReconciler
     /// Saves the batch's session changes, then writes its session entries (with their final state) and builds the
     /// bindings to send once the transaction commits.
     /// </summary>
-    public async Task<IReadOnlyList<SessionBinding>> FinishAsync(IngestContext context, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<SessionBinding>> FinishAsync(IngestContext context, CancellationToken cancellationToken)
     {
         await context.Db.SaveChangesAsync(cancellationToken);
         var ids = context.SessionEvents.Select(e => e.Session.Id).Concat(context.ChangedBindings.Select(s => s.Id)).Distinct().ToList();

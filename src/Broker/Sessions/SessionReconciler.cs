@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Relay.Broker.Persistence.Entities;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+using SessionSegment = Relay.Broker.Persistence.Entities.SessionSegment;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
 
 namespace Relay.Broker.Sessions;
@@ -199,7 +200,7 @@ internal sealed partial class SessionReconciler(IEnumerable<ISessionEndObserver>
         }
     }
 
-    private async Task<RelaySession?> FindLiveByProcessAsync(IngestContext context, int pid, DateTimeOffset? startedAt, Guid? exclude, CancellationToken cancellationToken)
+    private static async Task<RelaySession?> FindLiveByProcessAsync(IngestContext context, int pid, DateTimeOffset? startedAt, Guid? exclude, CancellationToken cancellationToken)
     {
         var machineId = context.Machine.Id;
         var candidates = await context.Db.Sessions

@@ -6,7 +6,7 @@ namespace Relay.Broker.Watch;
 
 /// <summary>
 /// One Watch stream: replay from the database up to the head, switch to the live feed without gap or duplicate, then
-/// follow it with checkpoints while nothing matches. <see cref="Overflowed"/> fires when the live buffer overflowed.
+/// follow it with checkpoints while nothing matches. <see cref="IsOverflowed"/> tells when the live buffer overflowed.
 /// </summary>
 internal sealed class WatchSession(
     WatchPlan plan,

@@ -106,7 +106,11 @@ internal sealed class TestServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        if (Environment.GetEnvironmentVariable("RELAY_GRPC_TEST_LOG") == "1") { builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Debug); }
+        // Quiet by default; RELAY_GRPC_TEST_LOG=1 shows Kestrel's and the layer's debug logs when a test needs diagnosing.
+        if (Environment.GetEnvironmentVariable("RELAY_GRPC_TEST_LOG") == "1")
+        {
+            builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Debug);
+        }
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = Options.ShutdownTimeout);
         builder.Services.AddGrpcServer(o => Options.ConfigureGrpc?.Invoke(o));
         if (Options.AddHealth)

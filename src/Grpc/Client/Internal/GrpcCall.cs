@@ -32,6 +32,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
     private volatile bool _deadlineExpired;
     private CancellationTokenRegistration _callerRegistration;
     private CancellationTokenRegistration _channelRegistration;
+    private CancellationTokenRegistration _cancelRegistration;
 
     public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
     {
@@ -41,8 +42,8 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         // Registrations rather than a linked source: Finish removes them, so a long-lived channel (or
         // caller token) does not keep every finished call alive through its token's callback list.
         _cts = new CancellationTokenSource();
-        _callerRegistration = options.CancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
-        _channelRegistration = channel.DisposedToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
+        _callerRegistration = options.CancellationToken.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!)._cts.Cancel(), this);
+        _channelRegistration = channel.DisposedToken.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!)._cts.Cancel(), this);
         if (options.Deadline is { } deadline)
         {
             if (deadline.Kind != DateTimeKind.Utc && deadline != DateTime.MaxValue)
@@ -156,7 +157,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
 
         // Cancelling the call (caller token, deadline, channel disposal) must reset the HTTP/2 stream even
         // when no read or write is pending: nothing else would tell the server to stop.
-        _cts.Token.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).OnCancelled(), this);
+        _cancelRegistration = _cts.Token.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).OnCancelled(), this);
         _startTask = StartAsync();
     }
 
@@ -442,8 +443,11 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         (_content as StreamingRequestContent)?.Abort();
         if (status.StatusCode != StatusCode.OK)
         {
-            // Resets the HTTP/2 stream if it is still open, freeing the server's side too.
+            // Resets the HTTP/2 stream if it is still open (OnCancelled), freeing the server's side too.
             _cts.Cancel();
         }
+
+        // Last: the transport may keep the call's token a while, and must not keep the call through it.
+        _cancelRegistration.Unregister();
     }
 }
