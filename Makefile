@@ -72,6 +72,8 @@ up: ## build and run the broker in the foreground (embedded PostgreSQL, data in 
 	mkdir -p "$(CURDIR)/.relay"
 	echo "up: relay-broker run --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir $(BROKER_DATA)" >&2
 	echo "up: the admin token is in $(BROKER_DATA)/admin.token once the broker has started" >&2
-	exec dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
+	# SQL statement logs (EF Core, Npgsql) drown the broker's own messages at Information; keep them to warnings here.
+	exec env RELAY_LOGGING__LOGLEVEL__MICROSOFT.ENTITYFRAMEWORKCORE=Warning RELAY_LOGGING__LOGLEVEL__NPGSQL=Warning \
+	  dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
 	  --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir "$(BROKER_DATA)"
 # ---------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ internal sealed class TokenService(
         }
 
         var lifetime = Require.OptionalDuration(request.ExpiresIn, "expires_in", options.Value.MaxTokenLifetime);
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
 
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -74,7 +74,7 @@ internal sealed class TokenService(
             Role = role.ToTokenRole(),
             TokenHash = TokenHash.Compute(secret),
             CreatedBy = creator.AuditActor,
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = time.GetUtcNowForStorage(),
         };
         db.ApiTokens.Add(token);
         var prefix = Secrets.VisiblePrefix(secret);
@@ -103,7 +103,7 @@ internal sealed class TokenService(
         var rows = await query.OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
         var page = rows.Take(pageSize).ToList();
         var tokens = await ToProtoAsync(db, page, cancellationToken);
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         var response = new ListTokensResponse();
         // Expired tokens are left out like revoked ones; the page may then be short, which paging allows.
         response.Tokens.AddRange(request.IncludeRevoked ? tokens : tokens.Where(t => t.ExpiresAt is null || t.ExpiresAt.ToDateTimeOffset() > now));
@@ -131,7 +131,7 @@ internal sealed class TokenService(
                     $"Token '{token.Name}' is the last valid admin token; create another admin token first, so the broker stays manageable.");
             }
 
-            token.RevokedAt = time.GetUtcNow();
+            token.RevokedAt = time.GetUtcNowForStorage();
             audit.Add(db, caller, AuditActions.TokenRevoke, AuditTarget.Token(token.Id), new { token.Name, Role = token.Role.ToRole().Name() });
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
@@ -156,7 +156,7 @@ internal sealed class TokenService(
             return true;
         }
 
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         var meta = await metadata.GetManyAsync(db, others, cancellationToken);
         return !meta.Values.Any(m => m.ExpiresAt is null || m.ExpiresAt > now);
     }

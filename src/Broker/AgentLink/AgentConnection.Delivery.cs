@@ -8,6 +8,7 @@ internal sealed partial class AgentConnection
     private long _pushedBrokerSeq;
     private long _assignedBrokerSeq;
     private TaskCompletionSource _deliveryWake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _refillDue;
 
     /// <summary>
     /// The machine's outbox → the stream: on connect and whenever work is queued for the machine (MachineOutbound), the
@@ -26,7 +27,9 @@ internal sealed partial class AgentConnection
                 // Read the wake-up and the signal version before looking, so nothing that happens after is missed.
                 var wake = Volatile.Read(ref _deliveryWake).Task;
                 var version = _services.Signals.Version(topic);
-                if (version != filledAt)
+                // A signal can be missed (work queued by another replica, or by a writer that did not publish): the
+                // liveness loop asks for a look now and then, and the filler's first query is cheap when there is none.
+                if (version != filledAt || Interlocked.Exchange(ref _refillDue, 0) == 1)
                 {
                     filledAt = version;
                     var fill = await _services.Filler.FillAsync(Machine, Id, token);
@@ -65,11 +68,19 @@ internal sealed partial class AgentConnection
         {
             // The stream ended; unacked messages stay in the outbox for the next one.
         }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or Microsoft.EntityFrameworkCore.DbUpdateException or InvalidOperationException or TimeoutException)
+        catch (Exception ex)
         {
+            // Unacked messages stay in the outbox: the next stream sends them.
             AgentLinkLog.DeliveryFailed(_services.Logger, ex, Machine.Name);
             End(new ConnectionEnd(ConnectionEndKind.Failure, "The broker could not read this machine's queued messages; reconnect to resume."));
         }
+    }
+
+    /// <summary>Asks the delivery loop to look for queued work even without a signal.</summary>
+    private void RefillSoon()
+    {
+        Volatile.Write(ref _refillDue, 1);
+        WakeDelivery();
     }
 
     /// <summary>The agent acknowledged more: room in its window.</summary>

@@ -65,7 +65,15 @@ internal sealed partial class AgentConnection
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            End(new ConnectionEnd(ConnectionEndKind.AgentGone, "The agent's stream broke."));
+            // The layer's read also stops on the call's own token (server shutdown): that one is a drain, not a loss.
+            if (_call.CancellationToken.IsCancellationRequested)
+            {
+                OnCallCancelled();
+            }
+            else
+            {
+                End(new ConnectionEnd(ConnectionEndKind.AgentGone, "The agent's stream broke."));
+            }
         }
         finally
         {
@@ -175,8 +183,9 @@ internal sealed partial class AgentConnection
         {
             End(new ConnectionEnd(ConnectionEndKind.Replaced, "A newer stream for this machine replaced this one."));
         }
-        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or InvalidOperationException or TimeoutException)
+        catch (Exception ex)
         {
+            // Database down, a bug: nothing of the failed batch was committed or acked, and the agent resends it.
             AgentLinkLog.BatchFailed(_services.Logger, ex, _inbound.Reader.Count, Machine.Name);
             End(new ConnectionEnd(ConnectionEndKind.Failure, "The broker could not store the agent's messages; reconnect to resume."));
         }

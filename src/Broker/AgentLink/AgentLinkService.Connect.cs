@@ -27,9 +27,10 @@ internal sealed partial class AgentLinkService
 
         using var connection = new AgentConnection(services, principal, hello, requestStream, responseStream, context);
         var registry = Get<AgentConnectionRegistry>();
-        registry.Register(connection);
         try
         {
+            // Claim in the database first: from then on the older stream (here or on another replica) can neither commit
+            // nor release the machine, so replacing it leaves no offline flicker and no window for two writers.
             Handshake handshake;
             try
             {
@@ -40,6 +41,9 @@ internal sealed partial class AgentLinkService
                 throw new RpcException(new Status(StatusCode.Unavailable, "The broker's database is unavailable; reconnect shortly."));
             }
 
+            registry.Register(connection);
+            services.Signals.Publish(Signals.BrokerSignals.Machine(connection.Machine.Id.ToString("D")));
+            services.Signals.Publish(Signals.BrokerSignals.Events);
             await connection.RunAsync(handshake);
         }
         finally

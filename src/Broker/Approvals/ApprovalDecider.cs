@@ -64,7 +64,8 @@ internal sealed class ApprovalDecider(
                 return (await ApprovalReader.MapAsync(db, [row], cancellationToken))[0]; // the same decision again: unchanged
             }
 
-            EnsurePending(approval, now);
+            var deciders = await Principals.ResolveAsync(db, approval.DecidedBy is { } by ? [by] : [], cancellationToken);
+            EnsurePending(approval, approval.DecidedBy is { } d ? deciders[d].DisplayName : null, now);
             approval.Status = status;
             approval.DecidedBy = caller.AuditActor;
             approval.DecidedAt = now;
@@ -93,9 +94,9 @@ internal sealed class ApprovalDecider(
         return (await reader.GetManyAsync([id], cancellationToken))[id];
     }
 
-    private static void EnsurePending(Db.Approval approval, DateTimeOffset now)
+    private static void EnsurePending(Db.Approval approval, string? decidedBy, DateTimeOffset now)
     {
-        var who = approval.DecidedBy is null ? "" : $" by {approval.DecidedBy}";
+        var who = decidedBy is null ? "" : $" by '{decidedBy}'";
         var when = approval.DecidedAt is { } at ? $" at {at:u}" : "";
         switch (approval.Status)
         {

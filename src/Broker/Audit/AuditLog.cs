@@ -45,7 +45,7 @@ internal sealed partial class AuditLog(IDbContextFactory<RelayDbContext> databas
     {
         var entry = new AuditEntry
         {
-            At = time.GetUtcNow(),
+            At = time.GetUtcNowForStorage(),
             Actor = record.Actor.AuditActor,
             Action = record.Action,
             Target = record.Target.Kind is null ? null : Truncate(record.Target.Stored, Limits.Actor),
@@ -68,6 +68,12 @@ internal sealed partial class AuditLog(IDbContextFactory<RelayDbContext> databas
     public static AuditEvent ToEvent(AuditEntry entry)
     {
         var envelope = entry.Details is { } details ? JsonNode.Parse(details) as JsonObject : null;
+        if (envelope is not null && !envelope.ContainsKey("outcome"))
+        {
+            // Written without AuditLog (by hand, or by an older broker): all of it is the action's details.
+            envelope = new JsonObject { ["data"] = envelope };
+        }
+
         var target = AuditTarget.Parse(entry.Target);
         return new AuditEvent
         {

@@ -34,7 +34,7 @@ internal sealed class BriefingStore(IDbContextFactory<RelayDbContext> databases,
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var row = await db.Briefings.FromSql($"SELECT * FROM briefings WHERE session_name = {sessionName} FOR UPDATE").FirstOrDefaultAsync(cancellationToken);
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         if (row is null)
         {
             row = new BriefingRow { SessionName = sessionName, Text = text, UpdatedBy = caller.AuditActor, UpdatedAt = now };

@@ -28,7 +28,7 @@ internal sealed record LaunchRows(Db.RelaySession Session, Db.Launch Launch, Db.
         var prompt = plan.Prompt is null ? null : new Db.Prompt
         {
             Id = LaunchIds.InitialPrompt(plan.Id),
-            IdempotencyKey = "launch:" + key,
+            IdempotencyKey = "launch:" + plan.Id.ToString("D"), // the client key may already use the column's 128 characters
             RelaySessionId = session.Id,
             SenderKind = Db.SenderKind.Person,
             SenderId = caller.Id,

@@ -36,7 +36,7 @@ internal sealed class EnrollmentService(
         var name = MachineNames.Optional(request.MachineName, "machine_name");
         var note = Require.OptionalText(request.Note, "note", Limits.Reason);
         var lifetime = EnrollmentLifetime(request.ExpiresIn);
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
 
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -94,7 +94,7 @@ internal sealed class EnrollmentService(
         var os = Require.OptionalName(request.Os, "os", Limits.EnumText);
         var agentVersion = Require.OptionalName(request.AgentVersion, "agent_version", Limits.Name);
         var hash = TokenHash.Compute(request.EnrollmentToken.Trim());
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
 
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -176,7 +176,7 @@ internal sealed class EnrollmentService(
             throw Refuse(remoteAddress, spent);
         }
 
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         var replaced = await db.MachineCredentials.Where(c => c.MachineId == machineId && c.RevokedAt == null).Select(c => c.Id).ToListAsync(cancellationToken);
         await db.MachineCredentials.Where(c => c.MachineId == machineId && c.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(c => c.RevokedAt, now), cancellationToken);

@@ -37,7 +37,7 @@ internal sealed partial class MachineDirectory(
     {
         var pageSize = PageToken.Size(request.PageSize);
         var after = PageToken.Decode(request.PageToken);
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         var query = db.Machines.AsNoTracking();
         if (!request.IncludeRevoked)
@@ -97,7 +97,7 @@ internal sealed partial class MachineDirectory(
         row = await db.Machines.FromSql($"SELECT * FROM machines WHERE id = {row.Id} FOR UPDATE").SingleAsync(cancellationToken);
         if (row.RevokedAt is null)
         {
-            var now = time.GetUtcNow();
+            var now = time.GetUtcNowForStorage();
             row.RevokedAt = now;
             await db.MachineCredentials.Where(c => c.MachineId == row.Id && c.RevokedAt == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.RevokedAt, now), cancellationToken);
@@ -140,7 +140,7 @@ internal sealed partial class MachineDirectory(
     private async Task<List<MachineMessage>> ToMessagesAsync(RelayDbContext db, IReadOnlyList<MachineRow> rows, CancellationToken cancellationToken)
     {
         var ids = rows.Select(r => r.Id).ToList();
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         var leases = await db.AgentLinkStates.AsNoTracking()
             .Where(s => ids.Contains(s.MachineId) && s.LeaseHolder != null && s.LeaseExpiresAt > now)
             .ToDictionaryAsync(s => s.MachineId, s => s.LeaseHolder!, cancellationToken);

@@ -55,7 +55,7 @@ internal sealed class PolicyStore(IDbContextFactory<RelayDbContext> databases, A
             throw Conflict(current.Etag);
         }
 
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNowForStorage();
         var stored = new PolicyMessage
         {
             Etag = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)),

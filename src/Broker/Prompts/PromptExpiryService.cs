@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace Relay.Broker.Prompts;
 
@@ -20,7 +19,7 @@ internal sealed class PromptExpiryService(
             {
                 await job.RunOnceAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 PromptLog.ExpirySweepFailed(logger, ex, interval);
             }

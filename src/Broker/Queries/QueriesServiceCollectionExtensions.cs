@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Relay.Broker.Queries.History;
 using Relay.Broker.Queries.Search;
 using Relay.Broker.Queries.Selectors;
@@ -15,7 +16,7 @@ internal static class QueriesServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<MachineResolver>();
         services.AddSingleton<SessionSelectorResolver>();
-        services.AddSingleton<SessionReader>();
+        services.TryAddSingleton<SessionReader>(); // also used by Machines (registered there too)
         services.AddSingleton<SessionListQuery>();
         services.AddSingleton<SessionDetailsQuery>();
         services.AddSingleton<SessionRenamer>();

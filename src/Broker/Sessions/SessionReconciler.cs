@@ -26,6 +26,12 @@ internal sealed partial class SessionReconciler(IEnumerable<ISessionEndObserver>
     /// </summary>
     public async Task<RelaySession> ResolveAsync(IngestContext context, Evidence evidence, Hint hint, CancellationToken cancellationToken)
     {
+        if (evidence.IsEmpty)
+        {
+            // Nothing to join it to: creating a session for it would make a card nobody can ever match again.
+            throw new MessageRejectedException(ErrorCode.InvalidArgument, "session names no Claude session id, Relay session, launch or process.");
+        }
+
         var db = context.Db;
         RelaySession? session = null;
         var claudeIdKnown = false;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Npgsql;
 using Relay.Broker.Signals;
 using Relay.Broker.Watch.Timeline;
 
@@ -68,8 +67,9 @@ internal sealed class EventFeed(
             {
                 more = await StepAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
+                // Never let the feed die (a BackgroundService failure stops the host): watchers stall, then resume.
                 WatchLog.FeedFailed(logger, ex, retry);
             }
 

@@ -35,12 +35,12 @@ public sealed class AccessRulesTests
     }
 
     [Theory]
-    [InlineData("/relay.v1.AgentLink/Enroll", AccessKind.Enrollment)]
-    [InlineData("/relay.v1.AgentLink/Connect", AccessKind.Machine)]
-    [InlineData("/grpc.health.v1.Health/Check", AccessKind.Public)]
-    [InlineData("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", AccessKind.Public)]
-    public void For_NonAdminMethod_HasExpectedKind(string method, AccessKind expected) =>
-        AccessRules.For(method).Kind.Should().Be(expected);
+    [InlineData("/relay.v1.AgentLink/Enroll", nameof(AccessKind.Enrollment))]
+    [InlineData("/relay.v1.AgentLink/Connect", nameof(AccessKind.Machine))]
+    [InlineData("/grpc.health.v1.Health/Check", nameof(AccessKind.Public))]
+    [InlineData("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", nameof(AccessKind.Public))]
+    public void For_NonAdminMethod_HasExpectedKind(string method, string expected) =>
+        AccessRules.For(method).Kind.ToString().Should().Be(expected);
 
     [Theory]
     [InlineData("/relay.v1.Admin/SomethingNew")]

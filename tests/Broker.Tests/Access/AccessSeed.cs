@@ -3,6 +3,7 @@ using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
+using Machine = Relay.Broker.Persistence.Entities.Machine;
 
 namespace Relay.Broker.Tests.Access;
 

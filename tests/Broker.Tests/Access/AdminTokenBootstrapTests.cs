@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Relay.Broker.Persistence;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;

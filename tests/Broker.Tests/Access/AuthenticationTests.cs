@@ -1,5 +1,6 @@
 using Grpc.Health.V1;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Access;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
@@ -218,7 +219,7 @@ public sealed class AuthenticationTests(PostgresFixture postgres)
     public async Task Connect_NoCredential_UnauthenticatedOverTheWire()
     {
         await using var broker = await StartAsync();
-        var client = new AgentLink.AgentLinkClient(broker.CreateChannel());
+        var client = new Protocol.V1.AgentLink.AgentLinkClient(broker.CreateChannel());
 
         using var call = client.ConnectAsync(deadline: AccessSeed.Deadline);
         var act = async () => await call.ResponseStream.MoveNext(CancellationToken.None);
@@ -230,7 +231,9 @@ public sealed class AuthenticationTests(PostgresFixture postgres)
     private async Task<TestBroker> StartAsync(TimeProvider? clock = null)
     {
         var database = await postgres.DatabaseFor<AuthenticationTests>();
-        return await TestBroker.StartAsync(database, configure: clock is null ? null : b => b.Services.AddSingleton(clock));
+        return clock is null
+            ? await TestBroker.StartAsync(database)
+            : await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton(clock));
     }
 
     private static async Task<DateTimeOffset?> LastUsedAsync(TestDatabase database, Guid id)

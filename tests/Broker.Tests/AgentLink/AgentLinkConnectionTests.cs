@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
 using Relay.Protocol.V1;
@@ -165,7 +166,7 @@ public sealed class AgentLinkConnectionTests(PostgresFixture postgres)
         await broker.StopAsync(timeout.Token);
         var ended = await agent.Ended.WaitAsync(timeout.Token);
 
-        ended!.StatusCode.Should().Be(StatusCode.Unavailable);
+        ended!.StatusCode.Should().Be(StatusCode.Unavailable, ended.Status.Detail + " / " + string.Join(",", agent.Received().Select(m => m.BodyCase)));
         var notice = agent.Received().Single(m => m.Notice is not null).Notice;
         notice.Code.Should().Be(ErrorCode.ShuttingDown);
         notice.Closing.Should().BeTrue();

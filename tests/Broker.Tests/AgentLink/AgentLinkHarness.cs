@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Signals;
 using Relay.Broker.Tests.Infrastructure;

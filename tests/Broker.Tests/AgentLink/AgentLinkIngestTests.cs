@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.AgentLink;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;

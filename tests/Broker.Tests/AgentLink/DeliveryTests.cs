@@ -3,7 +3,9 @@ using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
+using ApprovalOrigin = Relay.Protocol.V1.ApprovalOrigin;
 using Db = Relay.Broker.Persistence.Entities;
+using Launch = Relay.Broker.Persistence.Entities.Launch;
 
 namespace Relay.Broker.Tests.AgentLink;
 

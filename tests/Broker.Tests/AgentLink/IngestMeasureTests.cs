@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Relay.Broker.Tests.Infrastructure;
-using Relay.Protocol.V1;
 using Xunit.Abstractions;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
 

@@ -1,6 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
-using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Signals;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Broker.Tests.Queries;

@@ -79,7 +79,7 @@ public sealed class PromptExpiryTests(PostgresFixture postgres)
 
     private static async Task<Guid> PromptAsync(TestDatabase database, RelaySession session, PromptStatus status, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        var prompt = new Persistence.Entities.Prompt
+        var prompt = new Relay.Broker.Persistence.Entities.Prompt
         {
             Id = Guid.NewGuid(),
             IdempotencyKey = Guid.NewGuid().ToString(),

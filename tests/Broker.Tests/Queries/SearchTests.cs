@@ -1,7 +1,7 @@
-using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
 using Relay.Protocol.V1;
+using Db = Relay.Broker.Persistence.Entities;
 
 namespace Relay.Broker.Tests.Queries;
 
@@ -21,8 +21,8 @@ public sealed class SearchTests(PostgresFixture postgres)
             SteeringEnv.Call(timeout.Token));
         await using (var db = env.Database.CreateContext())
         {
-            db.Replies.Add(new Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, PromptId = Guid.Parse(sent.Prompt.PromptId), Text = $"Deployed {word}: all pods healthy", CreatedAt = DateTimeOffset.UtcNow });
-            db.Replies.Add(new Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, Text = "unrelated words only", CreatedAt = DateTimeOffset.UtcNow });
+            db.Replies.Add(new Db.Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, PromptId = Guid.Parse(sent.Prompt.PromptId), Text = $"Deployed {word}: all pods healthy", CreatedAt = DateTimeOffset.UtcNow });
+            db.Replies.Add(new Db.Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, Text = "unrelated words only", CreatedAt = DateTimeOffset.UtcNow });
             await db.SaveChangesAsync(timeout.Token);
         }
 
@@ -49,7 +49,7 @@ public sealed class SearchTests(PostgresFixture postgres)
         {
             for (var i = 0; i < 3; i++)
             {
-                db.Replies.Add(new Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, Text = $"{word} number {i}", CreatedAt = DateTimeOffset.UtcNow.AddSeconds(i) });
+                db.Replies.Add(new Db.Reply { Id = Guid.NewGuid(), RelaySessionId = session.Id, Text = $"{word} number {i}", CreatedAt = DateTimeOffset.UtcNow.AddSeconds(i) });
             }
 
             await db.SaveChangesAsync(timeout.Token);

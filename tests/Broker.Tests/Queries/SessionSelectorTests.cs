@@ -1,4 +1,3 @@
-using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
 using Relay.Protocol.V1;

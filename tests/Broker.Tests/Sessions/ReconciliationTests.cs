@@ -3,6 +3,7 @@ using Relay.Broker.Tests.AgentLink;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
+using SessionSegment = Relay.Broker.Persistence.Entities.SessionSegment;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
 
 namespace Relay.Broker.Tests.Sessions;

@@ -24,15 +24,12 @@ internal sealed class SearchHitLoader(NpgsqlDataSource dataSource, IDbContextFac
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var replyRows = await db.Replies.AsNoTracking().Where(r => replyIds.Contains(r.Id)).ToListAsync(cancellationToken);
 
-        // Entries: a prompt's "created" entry has a derived id; a reply's entry carries the reply id (AgentLink).
-        var entryIds = promptIds.ToDictionary(PromptEntries.CreatedId, id => id);
-        foreach (var id in replyIds)
-        {
-            entryIds[id] = id;
-        }
+        // Entries: Admin's "created" entry has an id derived from the prompt's, AgentLink's (session messages) the
+        // prompt's own; a reply's entry carries the reply id.
+        var entryIds = promptIds.Select(PromptEntries.CreatedId).Concat(promptIds).Concat(replyIds).ToHashSet();
 
         var machineIds = matches.Select(m => sessions.TryGetValue(m.SessionId, out var s) ? s.MachineId : Guid.Empty).Distinct().ToArray();
-        var entries = await EntriesAsync(machineIds, entryIds.Keys.ToArray(), cancellationToken);
+        var entries = await EntriesAsync(machineIds, entryIds.ToArray(), cancellationToken);
 
         var events = new Dictionary<Guid, Event>();
         foreach (var match in matches)
@@ -49,7 +46,7 @@ internal sealed class SearchHitLoader(NpgsqlDataSource dataSource, IDbContextFac
                 e.Prompt = prompt;
                 e.OccurredAt = prompt.CreatedAt;
                 e.EventId = PromptEntries.CreatedId(match.Id).ToString("D");
-                Locate(e, entries.GetValueOrDefault(PromptEntries.CreatedId(match.Id)));
+                Locate(e, entries.GetValueOrDefault(PromptEntries.CreatedId(match.Id)) ?? entries.GetValueOrDefault(match.Id));
             }
             else if (replyRows.FirstOrDefault(r => r.Id == match.Id) is { } reply)
             {

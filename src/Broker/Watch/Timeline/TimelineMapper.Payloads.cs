@@ -7,18 +7,24 @@ namespace Relay.Broker.Watch.Timeline;
 
 internal sealed partial class TimelineMapper
 {
+    /// <summary>
+    /// The payload message. AgentLink stores the relay.v1 message an entry shows (Reply, Prompt, Approval, Launch,
+    /// Session, Machine) even under the kinds of agents' reports; rows that hold the agent's own message instead
+    /// (SessionReply, PromptReceipt, PermissionRequest, ...) are read as that and completed from the current rows.
+    /// </summary>
     private static IMessage? ParsePayload(TimelineRow row) => row.Kind switch
     {
         "hook" => ProtoJson.TryParse<Pb.HookEvent>(row.Payload),
-        "reply" => ProtoJson.TryParse<Pb.SessionReply>(row.Payload),
-        "prompt_receipt" => ProtoJson.TryParse<Pb.PromptReceipt>(row.Payload),
-        "permission_request" => ProtoJson.TryParse<Pb.PermissionRequest>(row.Payload),
-        "permission_closed" => ProtoJson.TryParse<Pb.PermissionClosed>(row.Payload),
-        "launch_result" => ProtoJson.TryParse<Pb.LaunchResult>(row.Payload),
+        "reply" => (IMessage?)WithId(ProtoJson.TryParse<Pb.Reply>(row.Payload), r => r.SessionId) ?? ProtoJson.TryParse<Pb.SessionReply>(row.Payload),
+        "prompt_receipt" => (IMessage?)WithId(ProtoJson.TryParse<Pb.Prompt>(row.Payload), p => p.SessionId) ?? ProtoJson.TryParse<Pb.PromptReceipt>(row.Payload),
+        "permission_request" => (IMessage?)WithId(ProtoJson.TryParse<Pb.Approval>(row.Payload), a => a.SessionId) ?? ProtoJson.TryParse<Pb.PermissionRequest>(row.Payload),
+        "permission_closed" => (IMessage?)WithId(ProtoJson.TryParse<Pb.Approval>(row.Payload), a => a.SessionId) ?? ProtoJson.TryParse<Pb.PermissionClosed>(row.Payload),
+        "launch_result" => (IMessage?)WithId(ProtoJson.TryParse<Pb.Launch>(row.Payload), l => l.MachineId) ?? ProtoJson.TryParse<Pb.LaunchResult>(row.Payload),
         "prompt_created" or "prompt_updated" => ProtoJson.TryParse<Pb.Prompt>(row.Payload),
         "approval_requested" or "approval_resolved" => ProtoJson.TryParse<Pb.Approval>(row.Payload),
         "launch_updated" => ProtoJson.TryParse<Pb.Launch>(row.Payload),
-        "machine_connected" or "machine_disconnected" or "machine_updated" => WithId(ProtoJson.TryParse<Pb.Machine>(row.Payload), m => m.MachineId),
+        "machine_connected" or "machine_disconnected" or "machine_updated" or "agent_connected" or "agent_disconnected" or "stream_replaced" or "events_dropped" =>
+            WithId(ProtoJson.TryParse<Pb.Machine>(row.Payload), m => m.MachineId),
         "session_started" or "session_updated" or "segment_started" or "session_ended" or "channel_attached" or "channel_detached" =>
             WithId(ProtoJson.TryParse<Pb.Session>(row.Payload), s => s.SessionId),
         _ => null,
@@ -29,7 +35,7 @@ internal sealed partial class TimelineMapper
         where T : class => message is not null && id(message).Length > 0 ? message : null;
 
     private static bool NeedsSession(string kind, IMessage? payload) =>
-        payload is not (Pb.Prompt or Pb.Approval or Pb.Session or Pb.Launch or Pb.HookEvent or Pb.PromptReceipt or Pb.PermissionClosed or Pb.LaunchResult)
+        payload is not (Pb.Prompt or Pb.Reply or Pb.Approval or Pb.Session or Pb.Launch or Pb.Machine or Pb.HookEvent or Pb.PromptReceipt or Pb.PermissionClosed or Pb.LaunchResult)
         && kind is not ("agent_connected" or "agent_disconnected" or "stream_replaced" or "events_dropped");
 
     private static void Fill(Pb.Event e, TimelineRow row, IMessage? payload, Lookups lookups)
@@ -59,6 +65,9 @@ internal sealed partial class TimelineMapper
                 return;
             case Pb.LaunchResult result when Guid.TryParse(result.LaunchId, out var launchId) && lookups.Launches.TryGetValue(launchId, out var launch):
                 e.Launch = launch;
+                return;
+            case Pb.Reply r:
+                e.Reply = r;
                 return;
             case Pb.Prompt p:
                 e.Prompt = p;

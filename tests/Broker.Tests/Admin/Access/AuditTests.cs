@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Access;
 using Relay.Broker.Audit;
 using Relay.Broker.Tests.Access;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
 
 namespace Relay.Broker.Tests.Admin.Access;
@@ -13,6 +12,23 @@ namespace Relay.Broker.Tests.Admin.Access;
 public sealed class PythonAdminClientTests(PostgresFixture postgres)
 {
     private const string Python = "/usr/bin/python3";
+
+    // Debian's python3-grpc-tools bundles protoc 3.5, which predates proto3 `optional` (admin_sessions.proto uses it). So
+    // the messages come from the system protoc (protobuf-compiler 3.21, matching python3-protobuf), and the service stubs
+    // from grpc_tools' own plugin fed that protoc's descriptors, so its old parser never reads the .proto files.
+    private const string Generate = """
+        import os, subprocess, sys
+        import grpc_tools
+        from grpc_tools import protoc
+
+        root, out = sys.argv[1], sys.argv[2]
+        include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+        protos = sorted(os.path.join("protos", "relay", "v1", f) for f in os.listdir(os.path.join(root, "protos", "relay", "v1")) if f.endswith(".proto"))
+        descriptors = os.path.join(out, "relay.pb")
+        subprocess.run(["protoc", "-I", "protos", "-I", include, "--include_imports", "--descriptor_set_out=" + descriptors, "--python_out=" + out] + protos,
+                       cwd=root, check=True)
+        sys.exit(protoc.main(["protoc", "--descriptor_set_in=" + descriptors, "--grpc_python_out=" + out, "relay/v1/admin.proto"]))
+        """;
 
     private const string Script = """
         import json, sys
@@ -53,9 +69,10 @@ public sealed class PythonAdminClientTests(PostgresFixture postgres)
         using var stubs = new TempDirectory("relay-pystubs-");
         Directory.CreateDirectory(stubs.Path);
         var root = RepositoryRoot();
-        var protos = Directory.GetFiles(Path.Combine(root, "protos", "relay", "v1"), "*.proto").Select(p => Path.GetRelativePath(Path.Combine(root, "protos"), p));
+        var generator = Path.Combine(stubs.Path, "generate.py");
+        await File.WriteAllTextAsync(generator, Generate, timeout.Token);
 
-        var generated = await RunAsync(root, ["-m", "grpc_tools.protoc", "-I", "protos", "--python_out", stubs.Path, "--grpc_python_out", stubs.Path, .. protos.Select(p => Path.Combine("protos", p))], timeout.Token);
+        var generated = await RunAsync(root, [generator, root, stubs.Path], timeout.Token);
         generated.ExitCode.Should().Be(0, generated.Error);
         var scriptPath = Path.Combine(stubs.Path, "admin_client.py");
         await File.WriteAllTextAsync(scriptPath, Script, timeout.Token);

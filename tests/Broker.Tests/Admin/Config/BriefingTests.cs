@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Briefings;
 using Relay.Broker.Signals;
 using Relay.Broker.Tests.Access;

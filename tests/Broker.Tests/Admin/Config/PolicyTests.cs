@@ -1,10 +1,11 @@
+using Microsoft.Extensions.DependencyInjection;
+using PolicyMessage = Relay.Protocol.V1.Policy;
 using Relay.Broker.Access;
 using Relay.Broker.Policy;
 using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
 using Relay.Protocol.V1;
-using PolicyMessage = Relay.Protocol.V1.Policy;
 
 namespace Relay.Broker.Tests.Admin.Config;
 

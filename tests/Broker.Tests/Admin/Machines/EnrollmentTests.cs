@@ -1,8 +1,8 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.Access;
 using Relay.Broker.Persistence;
-using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
@@ -187,7 +187,7 @@ public sealed class EnrollmentTests(PostgresFixture postgres)
         (await act.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Contain("was revoked");
         await using var db = broker.Database.CreateContext();
         var ended = await db.Sessions.SingleAsync(s => s.Id == session.Id);
-        ended.Status.Should().Be(SessionStatus.Ended);
+        ended.Status.Should().Be(Relay.Broker.Persistence.Entities.SessionStatus.Ended);
         ended.EndReason.Should().Be("machine_revoked");
         var audit = await client.ListAuditEventsAsync(new ListAuditEventsRequest { Machine = machine.Name, ActionPrefix = "machine." }, deadline: AccessSeed.Deadline);
         var entry = audit.Events.Should().ContainSingle().Which;
@@ -226,7 +226,7 @@ public sealed class EnrollmentTests(PostgresFixture postgres)
 
     private async Task<TestBroker> StartAsync() => await TestBroker.StartAsync(await postgres.DatabaseFor<EnrollmentTests>());
 
-    private static AgentLink.AgentLinkClient Agent(TestBroker broker) => new(broker.CreateChannel());
+    private static Protocol.V1.AgentLink.AgentLinkClient Agent(TestBroker broker) => new(broker.CreateChannel());
 
     private static string Suffix() => Guid.NewGuid().ToString("N")[..8];
 }

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Relay.Broker.Tests.AgentLink;
+using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Queries;
+using Relay.Broker.Tests.Watch;
+using Relay.Protocol.V1;
+using Xunit.Abstractions;
+using static Relay.Broker.Tests.AgentLink.AgentMessages;
+
+namespace Relay.Broker.Tests.Prompts;
+
+/// <summary>Admin and AgentLink together: a simulated agent on a real stream takes prompts and verdicts to "Claude".</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task SendPrompt_WaitUntilReplied_AgentDeliversAndRepliesAndWatchShowsEveryStep()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4242), SessionStartSource.Startup));
+        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector, Kinds = { EventKind.PromptCreated, EventKind.PromptUpdated, EventKind.Reply } }, SteeringEnv.Call(timeout.Token)));
+        await watch.NextAsync(timeout.Token);
+        var promptId = Guid.NewGuid().ToString();
+        var answering = AnswerAsync(agent, claudeId, "All green.", timeout.Token);
+
+        var response = await env.Operator.SendPromptAsync(
+            new SendPromptRequest { PromptId = promptId, Session = new SessionSelector { Lookup = session.SessionId[..8] }, Text = "Please run the tests", WaitUntil = PromptStatus.Replied },
+            SteeringEnv.Call(timeout.Token));
+        var delivery = await answering;
+        await watch.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.Reply), timeout.Token);
+
+        delivery.PromptId.Should().Be(promptId);
+        delivery.Sender.DisplayName.Should().Be(env.OperatorName);
+        response.WaitTimedOut.Should().BeFalse();
+        response.Prompt.Status.Should().Be(PromptStatus.Replied);
+        response.Prompt.DeliveryPath.Should().Be(DeliveryPath.Channel);
+        response.Replies.Should().ContainSingle().Which.Text.Should().Be("All green.");
+        watch.Events[0].Kind.Should().Be(EventKind.PromptCreated);
+        watch.Events.Where(e => e.Kind == EventKind.PromptUpdated).Select(e => e.Prompt.Status).Should().ContainInOrder(PromptStatus.Sent, PromptStatus.Delivered);
+        watch.Events.Single(e => e.Kind == EventKind.Reply).Reply.InReplyTo.Should().Be(promptId);
+    }
+
+    [Fact]
+    public async Task DecideApproval_PermissionRequestFromAgent_VerdictReachesTheAgent()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        var approvalId = Guid.NewGuid().ToString();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token,
+            SessionStart(Evidence(claudeId, pid: 4343), SessionStartSource.Startup),
+            new AgentMessage { PermissionRequest = new PermissionRequest { ApprovalId = approvalId, Session = Evidence(claudeId), Origin = ApprovalOrigin.Channel, ClaudeRequestId = "qwert", ToolName = "Bash", Description = "ls" } });
+
+        var pending = await env.Viewer.ListApprovalsAsync(new ListApprovalsRequest { Machine = agent.MachineName }, SteeringEnv.Call(timeout.Token));
+        await env.Operator.DecideApprovalAsync(new DecideApprovalRequest { ApprovalId = approvalId, Decision = ApprovalDecision.Deny, Reason = "not now" }, SteeringEnv.Call(timeout.Token));
+        var verdict = await agent.NextAsync(m => m.PermissionVerdict is not null, timeout.Token);
+
+        pending.Approvals.Should().ContainSingle().Which.ApprovalId.Should().Be(approvalId);
+        verdict.PermissionVerdict.ApprovalId.Should().Be(approvalId);
+        verdict.PermissionVerdict.Decision.Should().Be(ApprovalDecision.Deny);
+        verdict.PermissionVerdict.Reason.Should().Be("not now");
+        verdict.PermissionVerdict.DecidedBy.DisplayName.Should().Be(env.OperatorName);
+    }
+
+    [Fact]
+    public async Task SendPrompt_LatencyThroughAgentLink_IsReported()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4444), SessionStartSource.Startup));
+        var samples = new List<double>();
+        for (var i = 0; i < 40; i++)
+        {
+            var answering = AnswerAsync(agent, claudeId, "pong", timeout.Token);
+            var clock = Stopwatch.StartNew();
+            var response = await env.Operator.SendPromptAsync(
+                new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "ping " + i, WaitUntil = PromptStatus.Replied },
+                SteeringEnv.Call(timeout.Token));
+            samples.Add(clock.Elapsed.TotalMilliseconds);
+            await answering;
+            response.Prompt.Status.Should().Be(PromptStatus.Replied);
+        }
+
+        samples = samples.Skip(5).Order().ToList(); // the first calls include JIT and connection warm-up
+        output.WriteLine($"SendPrompt(wait REPLIED) through AgentLink (delivery, receipt, reply; every hop committed), n={samples.Count}: " +
+                         $"median {samples[samples.Count / 2]:0.0} ms, p90 {samples[(int)(samples.Count * 0.9)]:0.0} ms, max {samples[^1]:0.0} ms");
+    }
+
+    /// <summary>The agent's part: take the next prompt delivery, report it delivered, reply naming it.</summary>
+    private static async Task<PromptDelivery> AnswerAsync(SimulatedAgent agent, Guid claudeId, string text, CancellationToken cancellationToken)
+    {
+        var delivery = (await agent.NextAsync(m => m.PromptDelivery is not null, cancellationToken)).PromptDelivery;
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken,
+            new AgentMessage { PromptReceipt = new PromptReceipt { PromptId = delivery.PromptId, Status = PromptStatus.Delivered, DeliveryPath = DeliveryPath.Channel, Session = Evidence(claudeId) } },
+            new AgentMessage { Reply = new SessionReply { ReplyId = Guid.NewGuid().ToString(), Session = Evidence(claudeId), InReplyTo = delivery.PromptId, Text = text, Source = ReplySource.ReplyTool } });
+        return delivery;
+    }
+}
