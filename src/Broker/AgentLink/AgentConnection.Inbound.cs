@@ -195,12 +195,7 @@ internal sealed partial class AgentConnection
     {
         Volatile.Write(ref _committedSeq, outcome.CommittedSeq);
         Interlocked.Add(ref _unackedInbound, -sequenced);
-        if (sequenced > 0)
-        {
-            // The cumulative Ack covers this batch and any retransmissions in it: everything up to here is committed.
-            TrySend(new BrokerMessage { Ack = new Ack { Seq = (ulong)outcome.CommittedSeq } });
-        }
-
+        // Bindings and notices first, then the Ack: an agent that sees the Ack already knows what the batch caused.
         foreach (var binding in outcome.Bindings)
         {
             TrySend(new BrokerMessage { SessionBinding = binding });
@@ -209,6 +204,12 @@ internal sealed partial class AgentConnection
         foreach (var reply in outcome.Replies)
         {
             TrySend(reply);
+        }
+
+        if (sequenced > 0)
+        {
+            // The cumulative Ack covers this batch and any retransmissions in it: everything up to here is committed.
+            TrySend(new BrokerMessage { Ack = new Ack { Seq = (ulong)outcome.CommittedSeq } });
         }
 
         foreach (var topic in outcome.Topics)

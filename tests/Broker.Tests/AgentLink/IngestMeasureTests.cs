@@ -66,4 +66,26 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
             await agent.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Measure_AckLatencyOfOneEventAtATime()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<IngestMeasureTests>();
+        await using var broker = await TestBroker.StartAsync(database, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(broker, timeout.Token);
+        var session = Evidence(Guid.NewGuid(), pid: 4321);
+        var latencies = new List<double>();
+        for (var i = 0; i < 300; i++)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(session, "PreToolUse", f => f.ToolName = "Bash"));
+            latencies.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+        }
+
+        latencies.Sort();
+        output.WriteLine($"one event at a time: ack latency p50 {latencies[latencies.Count / 2]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms");
+        latencies.Should().HaveCount(300);
+    }
 }

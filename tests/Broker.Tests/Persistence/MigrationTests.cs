@@ -10,8 +10,8 @@ public sealed class MigrationTests(PostgresFixture postgres)
 {
     private static readonly string[] Tables =
     [
-        "agent_link_state", "api_tokens", "approvals", "audit_log", "briefings", "enrolment_tokens", "events", "launches",
-        "machine_credentials", "machines", "policy", "prompts", "replies", "session_segments", "sessions",
+        "agent_link_state", "agent_outbox", "api_tokens", "approvals", "audit_log", "briefings", "enrolment_tokens", "events", "launches",
+        "machine_credentials", "machines", "policy", "prompts", "replies", "session_segments", "sessions", "stop_requests",
     ];
 
     [Fact]
