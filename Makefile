@@ -66,14 +66,12 @@ bench: ## run the benchmarks, print the table and refresh docs/benchmarks.md; mo
 # .relay/broker/admin.token (mode 0600). Ctrl+C stops the broker and its PostgreSQL. The local agent joins `make up`
 # once src/Agent is built.
 BROKER_DATA := $(CURDIR)/.relay/broker
-up: ## build and run the broker in the foreground (embedded PostgreSQL, data in .relay/broker; Ctrl+C stops)
+up: prereqs ## build and run the broker in the foreground (embedded PostgreSQL, data in .relay/broker; Ctrl+C stops)
 	@echo "up: dotnet build src/Broker -c $(CONFIGURATION)" >&2
 	dotnet build src/Broker -c $(CONFIGURATION) --nologo -v quiet
 	mkdir -p "$(CURDIR)/.relay"
 	echo "up: relay-broker run --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir $(BROKER_DATA)" >&2
 	echo "up: the admin token is in $(BROKER_DATA)/admin.token once the broker has started" >&2
-	# SQL statement logs (EF Core, Npgsql) drown the broker's own messages at Information; keep them to warnings here.
-	exec env RELAY_LOGGING__LOGLEVEL__MICROSOFT.ENTITYFRAMEWORKCORE=Warning RELAY_LOGGING__LOGLEVEL__NPGSQL=Warning \
-	  dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
+	exec dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
 	  --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir "$(BROKER_DATA)"
 # ---------------------------------------------------------------------------------------------------

@@ -183,6 +183,10 @@ internal sealed partial class AgentConnection
         {
             End(new ConnectionEnd(ConnectionEndKind.Replaced, "A newer stream for this machine replaced this one."));
         }
+        catch (MachineRevokedException)
+        {
+            End(ConnectionEnd.Revoked(Machine.Name));
+        }
         catch (Exception ex)
         {
             // Database down, a bug: nothing of the failed batch was committed or acked, and the agent resends it.

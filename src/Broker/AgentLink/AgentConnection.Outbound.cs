@@ -34,9 +34,6 @@ internal sealed partial class AgentConnection
         return false;
     }
 
-    /// <summary>Queues an unsequenced message from outside the stream (a briefing update).</summary>
-    public void Post(BrokerMessage message) => TrySend(message);
-
     /// <summary>The only writer of the response stream. While more messages wait, writes are buffered and flushed together.</summary>
     private async Task PumpAsync()
     {

@@ -6,10 +6,10 @@ using Relay.Protocol.V1;
 namespace Relay.Broker.AgentLink;
 
 /// <summary>
-/// One agent's live stream. Five loops share it: the reader (request stream → bounded inbound queue), the processor
+/// One agent's live stream. Six loops share it: the reader (request stream → bounded inbound queue), the processor
 /// (batches → one transaction each → Ack after commit), the delivery loop (machine outbox → sequenced messages within
-/// the agent's window), liveness (heartbeats, dead peer) and the pump, the only writer of the response stream, which
-/// drains the bounded outbound queue. One partial file per loop.
+/// the agent's window), liveness (heartbeats, dead peer), the briefing sync (BriefingUpdate) and the pump, the only
+/// writer of the response stream, which drains the bounded outbound queue. One partial file per loop.
 /// </summary>
 internal sealed partial class AgentConnection : IDisposable
 {
@@ -27,6 +27,7 @@ internal sealed partial class AgentConnection : IDisposable
     private readonly CancellationTokenSource _stop;
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _stopWriting;
+    private readonly long _briefingsVersion;
     private ConnectionEnd? _end;
 
     public AgentConnection(
@@ -47,6 +48,9 @@ internal sealed partial class AgentConnection : IDisposable
         _stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         _stopWriting = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         Revoked = principal.Revoked;
+
+        // Before the handshake reads the briefings for the Welcome: a change committed after that read is seen as newer.
+        _briefingsVersion = services.Signals.Version(Briefings.BriefingStore.ChangedTopic);
 
         // Inbound: the agent keeps at most ReceiveWindow sequenced messages unacked, plus a few unsequenced ones. When
         // the queue is full the reader stops reading, and HTTP/2 flow control pushes back on the agent.
@@ -98,16 +102,17 @@ internal sealed partial class AgentConnection : IDisposable
         // The call's token fires when the agent goes away and also when the server starts stopping; the second is a
         // graceful drain, the first is not (RequestAborted tells them apart).
         using var onCallEnd = _call.CancellationToken.UnsafeRegister(static s => ((AgentConnection)s!).OnCallCancelled(), this);
-        using var onRevoked = Revoked.UnsafeRegister(static s => ((AgentConnection)s!).End(new ConnectionEnd(ConnectionEndKind.Revoked, "The machine credential was revoked.")), this);
+        using var onRevoked = Revoked.UnsafeRegister(static s => ((AgentConnection)s!).OnRevoked(), this);
 
         var pump = Task.Run(PumpAsync, CancellationToken.None);
         var reader = Task.Run(ReadAsync, CancellationToken.None);
         var delivery = Task.Run(DeliverAsync, CancellationToken.None);
         var liveness = Task.Run(WatchLivenessAsync, CancellationToken.None);
+        var briefings = Task.Run(() => SyncBriefingsAsync(handshake.Briefings), CancellationToken.None);
 
         await ProcessAsync();   // returns once the inbound queue is complete (or the stream is abandoned)
         await _stop.CancelAsync();
-        await Task.WhenAll(reader, delivery, liveness);
+        await Task.WhenAll(reader, delivery, liveness, briefings);
 
         var end = _end ?? new ConnectionEnd(ConnectionEndKind.Failure, "The stream ended unexpectedly.");
         if (end.Kind != ConnectionEndKind.AgentGone && end.ToNotice(_services.Options.ShutdownRetryAfter) is { } notice)
@@ -158,6 +163,8 @@ internal sealed partial class AgentConnection : IDisposable
             _stopWriting.Cancel();
         }
     }
+
+    private void OnRevoked() => End(ConnectionEnd.Revoked(Machine.Name));
 
     private void OnCallCancelled()
     {

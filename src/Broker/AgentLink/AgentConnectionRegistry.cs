@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Relay.Protocol.V1;
 
 namespace Relay.Broker.AgentLink;
 
@@ -34,16 +33,4 @@ internal sealed class AgentConnectionRegistry
 
     /// <summary>How many agents are connected to this replica.</summary>
     public int Count => _live.Count;
-
-    /// <summary>
-    /// Sends an unsequenced state message (BriefingUpdate) to every connected agent. It is state, not an event: an agent
-    /// that misses it gets the full value in its next Welcome.
-    /// </summary>
-    public void Broadcast(BrokerMessage message)
-    {
-        foreach (var connection in _live.Values)
-        {
-            connection.Post(message.Clone());
-        }
-    }
 }

@@ -38,4 +38,8 @@ internal static partial class AgentLinkLog
     [LoggerMessage(EventId = 3008, EventName = "ToolCallFailed", Level = LogLevel.Warning,
         Message = "Tool call {RequestId} from machine {MachineName} failed")]
     public static partial void ToolCallFailed(ILogger logger, Exception exception, string requestId, string machineName);
+
+    [LoggerMessage(EventId = 3009, EventName = "BriefingSyncFailed", Level = LogLevel.Warning,
+        Message = "Reading the standing briefings for machine {MachineName} failed; the stream ends and the agent's next Welcome carries them")]
+    public static partial void BriefingSyncFailed(ILogger logger, Exception exception, string machineName);
 }

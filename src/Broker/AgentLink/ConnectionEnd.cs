@@ -37,6 +37,10 @@ internal enum ConnectionEndKind
 /// <summary>The end of a stream: why, in words, and what the agent is told.</summary>
 internal sealed record ConnectionEnd(ConnectionEndKind Kind, string Detail, StatusCode? Status = null)
 {
+    /// <summary>The machine was revoked through Admin: the agent is told why and how to come back.</summary>
+    public static ConnectionEnd Revoked(string machineName) => new(ConnectionEndKind.Revoked,
+        $"Machine '{machineName}' was revoked: its credential no longer works and its sessions have ended. Enrol the machine again (relayctl machines enroll) to reconnect.");
+
     /// <summary>The Notice{closing} that goes out before the stream ends; null when none can or need be sent.</summary>
     public Notice? ToNotice(TimeSpan retryAfter) => Kind switch
     {
@@ -46,6 +50,7 @@ internal sealed record ConnectionEnd(ConnectionEndKind Kind, string Detail, Stat
         ConnectionEndKind.DeadPeer => Closing(ErrorCode.Timeout),
         ConnectionEndKind.ProtocolError => Closing(Status == StatusCode.ResourceExhausted ? ErrorCode.ResourceExhausted : ErrorCode.Protocol),
         ConnectionEndKind.Failure => Closing(ErrorCode.Unavailable, retryAfter),
+        ConnectionEndKind.Revoked => Closing(ErrorCode.PermissionDenied),
         _ => null,
     };
 

@@ -3,8 +3,8 @@ using Relay.Protocol.V1;
 namespace Relay.Broker.AgentLink;
 
 /// <summary>
-/// Answers an agent's ToolCall (list_sessions, session_history, launch_session on behalf of a session). The Admin
-/// read side registers the real one; without it, calls are answered with ERROR_CODE_UNAVAILABLE.
+/// Answers an agent's ToolCall (list_sessions, session_history, launch_session on behalf of a session). The broker
+/// registers SessionTools/SessionToolHandler; a host without one answers calls with ERROR_CODE_UNAVAILABLE.
 /// </summary>
 internal interface IAgentToolHandler
 {

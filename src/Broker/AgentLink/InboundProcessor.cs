@@ -19,6 +19,9 @@ internal sealed record BatchOutcome(long CommittedSeq, IReadOnlyList<SessionBind
 /// <summary>The stream lost the machine to a newer stream (here or on another replica): it must not commit or ack.</summary>
 internal sealed class ConnectionReplacedException() : Exception("A newer stream owns the machine.");
 
+/// <summary>The stream's machine was revoked: it must not commit or ack, and the stream ends.</summary>
+internal sealed class MachineRevokedException() : Exception("The machine was revoked.");
+
 /// <summary>
 /// Stores one batch of an agent's sequenced messages in one transaction: the machine's row lock (fencing out an older
 /// stream), every message's effect on sessions, prompts, approvals and launches, the event log rows, the agent's
@@ -33,7 +36,11 @@ internal sealed class InboundProcessor(
     TimeProvider time,
     IEnumerable<IInboundBatchObserver> observers)
 {
-    private const string Fence = "SELECT connection_id, last_inbound_seq FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
+    private const string Fence = """
+        SELECT s.connection_id, s.last_inbound_seq, m.revoked_at IS NOT NULL
+        FROM agent_link_state s JOIN machines m ON m.id = s.machine_id
+        WHERE s.machine_id = $1 FOR UPDATE OF s
+        """;
 
     /// <param name="machine">The stream's machine.</param>
     /// <param name="connectionId">The stream; the batch is refused if it no longer owns the machine.</param>
@@ -67,6 +74,12 @@ internal sealed class InboundProcessor(
             if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != connectionId)
             {
                 throw new ConnectionReplacedException();
+            }
+
+            if (reader.GetBoolean(2))
+            {
+                // Revoked (perhaps through another replica, whose signal this one did not get): nothing more is stored.
+                throw new MachineRevokedException();
             }
 
             committed = reader.GetInt64(1);

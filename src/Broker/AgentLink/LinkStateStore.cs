@@ -135,17 +135,30 @@ internal sealed class LinkStateStore(
 
         await events.WriteAsync(connection, tx, entries, [], cancellationToken);
         var bindings = await BindingsAsync(db, machine.Id, cancellationToken);
-        var briefings = await db.Briefings.AsNoTracking().ToListAsync(cancellationToken);
+        var briefings = await BriefingsAsync(db, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
-        return new Handshake(brokerEpoch, lastInbound, agentPosition, lastOutbound, replaced, bindings,
-            briefings.Select(b => new Protocol.V1.Briefing
-            {
-                Name = b.SessionName,
-                Text = b.Text,
-                UpdatedAt = Timestamp.FromDateTimeOffset(b.UpdatedAt),
-                UpdatedBy = Delivery.DeliveryProtos.ActorToPrincipal(b.UpdatedBy),
-            }).ToList());
+        return new Handshake(brokerEpoch, lastInbound, agentPosition, lastOutbound, replaced, bindings, briefings);
+    }
+
+    /// <summary>Every standing briefing, as the Welcome and BriefingUpdate carry them.</summary>
+    public async Task<IReadOnlyList<Protocol.V1.Briefing>> BriefingsAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        return await BriefingsAsync(db, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<Protocol.V1.Briefing>> BriefingsAsync(RelayDbContext db, CancellationToken cancellationToken)
+    {
+        var rows = await db.Briefings.AsNoTracking().OrderBy(b => b.SessionName).ToListAsync(cancellationToken);
+        var principals = await Audit.Principals.ResolveAsync(db, rows.Select(r => r.UpdatedBy), cancellationToken);
+        return rows.Select(row => new Protocol.V1.Briefing
+        {
+            Name = row.SessionName,
+            Text = row.Text,
+            UpdatedAt = Timestamp.FromDateTimeOffset(row.UpdatedAt),
+            UpdatedBy = principals[row.UpdatedBy],
+        }).ToList();
     }
 
     /// <summary>Lets go of the machine, unless a newer stream owns it already: offline, and recorded.</summary>

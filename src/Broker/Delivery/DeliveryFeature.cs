@@ -14,7 +14,6 @@ internal static class DeliveryFeature
         services.AddSingleton<OutboxFiller>();
         services.AddSingleton<OutboxStore>();
         services.AddSingleton<DeliveryInbound>();
-        services.TryAddSingleton<ISessionMessagePolicy, DefaultSessionMessagePolicy>();
         services.AddSingleton<ISessionEndObserver, SessionEndEffects>();
         return services;
     }

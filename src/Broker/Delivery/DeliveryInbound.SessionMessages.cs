@@ -1,6 +1,9 @@
 using Google.Protobuf.WellKnownTypes;
+using Relay.Broker.Access;
+using Relay.Broker.Audit;
 using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Entities;
+using Relay.Broker.Policy;
 using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Protocol.V1;
@@ -49,10 +52,24 @@ internal sealed partial class DeliveryInbound
                 : null;
         }
 
+        var senderCaller = Caller.ForSession(sender.Id, sender.Name, context.Machine.Id, context.Machine.Name);
         if (refusal is null)
         {
-            var denied = await policy.CheckAsync(new SessionMessageParties(sender, context.Machine.Name, resolved.Session!, resolved.MachineName!), cancellationToken);
-            refusal = denied is null ? null : (ErrorCode.PermissionDenied, "Policy: " + denied);
+            // The broker's messaging policy (src/Broker/Policy): by default the team's sessions may message each other; a
+            // SetPolicy rule can refuse it. A refusal is audited in the batch's transaction, so it commits before the ack.
+            var target = resolved.Session!;
+            var decision = await policy.MayMessageAsync(senderCaller, PolicyTarget(target, resolved.MachineName), cancellationToken);
+            if (!decision.Allowed)
+            {
+                audit.Add(context.Db, new AuditRecord(senderCaller, AuditActions.PromptSend, AuditTarget.Prompt(messageId.ToString("D")))
+                {
+                    Outcome = AuditOutcome.Denied,
+                    SessionId = target.Id,
+                    MachineId = target.MachineId,
+                    Details = new { decision.Reason, MessageKey = message.MessageId, SenderSessionId = sender.Id },
+                });
+                refusal = (ErrorCode.PermissionDenied, decision.Reason);
+            }
         }
 
         if (refusal is { } failed)
@@ -78,12 +95,26 @@ internal sealed partial class DeliveryInbound
             InReplyTo = inReplyTo is { } thread && await context.Db.Prompts.FindAsync([thread], cancellationToken) is not null ? thread : null,
         };
         context.Db.Prompts.Add(prompt);
+        audit.Add(context.Db, new AuditRecord(senderCaller, AuditActions.PromptSend, AuditTarget.Prompt(prompt.Id.ToString("D")))
+        {
+            SessionId = targetSession.Id,
+            MachineId = targetSession.MachineId,
+            Details = new { MessageKey = message.MessageId, TextChars = message.Text.Length, prompt.ExpiresAt, SenderSessionId = sender.Id },
+        });
         context.AddEvent(EventKind.PromptCreated, prompt.Id, targetSession.Id, context.Now,
             Prompts.PromptMapper.ToProto(prompt, targetSession.Name, targetSession.MachineId), machineId: targetSession.MachineId);
         context.Publish(BrokerSignals.Prompt(prompt.Id.ToString("D")));
         context.Publish(BrokerSignals.MachineOutbound(targetSession.MachineId.ToString("D")));
         await StatusToSenderAsync(context, messageId, sender, targetSession, PromptStatus.Queued, string.Empty, ErrorCode.Unspecified, cancellationToken);
     }
+
+    private static PolicyTargetInfo PolicyTarget(RelaySession target, string? machineName) => new()
+    {
+        MachineId = target.MachineId,
+        MachineName = machineName,
+        SessionName = string.IsNullOrEmpty(target.Name) ? null : target.Name,
+        Directory = string.IsNullOrEmpty(target.Cwd) ? null : target.Cwd,
+    };
 
     /// <summary>A session message failed or expired later: its sender hears it too.</summary>
     private static async Task TellSenderAsync(IngestContext context, Prompt prompt, RelaySession target, Protocol.V1.PromptStatus status, string reason, ErrorCode code, CancellationToken cancellationToken)

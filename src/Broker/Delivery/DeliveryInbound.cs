@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using Relay.Broker.Audit;
 using Relay.Broker.Persistence.Entities;
+using Relay.Broker.Policy;
 using Relay.Broker.Sessions;
 using Relay.Protocol.V1;
 
@@ -12,7 +14,8 @@ namespace Relay.Broker.Delivery;
 /// </summary>
 internal sealed partial class DeliveryInbound(
     SessionReconciler sessions,
-    ISessionMessagePolicy policy,
+    PolicyEvaluator policy,
+    AuditLog audit,
     IOptions<DeliveryOptions> options,
     ILogger<DeliveryInbound> logger)
 {

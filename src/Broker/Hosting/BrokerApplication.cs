@@ -27,9 +27,8 @@ internal static class BrokerApplication
         builder.Services.AddOptions<BrokerOptions>()
             .BindConfiguration(BrokerOptions.SectionName)
             .ValidateDataAnnotations()
-            .Validate(o => o.EffectiveListen.All(a => !string.IsNullOrWhiteSpace(a)), "Broker:Listen entries must be host:port or unix:/path.")
-            .Validate(o => o.TlsKeyPath is null || o.TlsCertificatePath is not null, "Broker:TlsKeyPath is set without Broker:TlsCertificatePath; give both (PEM) or a PFX certificate alone.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetValue("Broker:ShutdownTimeout", TimeSpan.FromSeconds(10)));
 
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
@@ -56,6 +55,14 @@ internal static class BrokerApplication
         builder.Services.AddSingleton<AdminService>();
         builder.Services.AddSingleton<AgentLinkService>();
 
+        // EF Core and Npgsql log every SQL statement at Information, which buries the broker's own messages;
+        // EF also logs the expected failure of its history-table probe on an empty database as an error.
+        // Failures that matter surface as exceptions in the broker's own code and logs.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Migrations", LogLevel.Information);
+        builder.Logging.AddFilter("Npgsql", LogLevel.Warning);
+
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -74,10 +81,10 @@ internal static class BrokerApplication
             return null;
         }
 
-        if (!File.Exists(path))
+        // Kestrel reads its endpoints before the options validators run: check here too, with the same words.
+        if (new BrokerOptionsValidator().Validate(null, options) is { Failed: true } invalid)
         {
-            throw new OptionsValidationException(BrokerOptions.SectionName, typeof(BrokerOptions),
-                [$"Broker:TlsCertificatePath '{path}' does not exist. Point it at a PEM (with Broker:TlsKeyPath) or PFX certificate."]);
+            throw new OptionsValidationException(BrokerOptions.SectionName, typeof(BrokerOptions), invalid.Failures);
         }
 
         return options.TlsKeyPath is { } key

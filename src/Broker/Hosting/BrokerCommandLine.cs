@@ -27,7 +27,7 @@ internal static class BrokerCommandLine
         run.SetAction(async (result, cancellationToken) =>
         {
             var settings = Settings(result, listen, httpListen, dataDir, database, tlsCert, tlsKey);
-            return await RunGuardedAsync(async () =>
+            return await RunGuardedAsync(result, async () =>
             {
                 await using var app = BrokerApplication.Build(settings);
                 await app.RunAsync(cancellationToken);
@@ -40,7 +40,7 @@ internal static class BrokerCommandLine
         {
             var settings = Settings(result, listen: null, httpListen: null, dataDir, database, tlsCert: null, tlsKey: null);
             settings["Database:MigrateOnStart"] = "false";
-            return await RunGuardedAsync(async () =>
+            return await RunGuardedAsync(result, async () =>
             {
                 await using var app = BrokerApplication.Build(settings);
                 var db = app.Services.GetRequiredService<RelayDatabase>();
@@ -54,7 +54,7 @@ internal static class BrokerCommandLine
                     await db.StopAsync(CancellationToken.None);
                 }
 
-                await Console.Out.WriteLineAsync("relay-broker: migrations applied");
+                await result.InvocationConfiguration.Output.WriteLineAsync("relay-broker: migrations applied");
                 return 0;
             });
         });
@@ -102,22 +102,35 @@ internal static class BrokerCommandLine
         }
     }
 
-    /// <summary>Turns start-up failures into one clear line and exit code 1 instead of a stack trace.</summary>
-    private static async Task<int> RunGuardedAsync(Func<Task<int>> action)
+    /// <summary>Turns start-up failures into one clear line on stderr and exit code 1 instead of a stack trace.</summary>
+    private static async Task<int> RunGuardedAsync(ParseResult result, Func<Task<int>> action)
     {
+        var error = result.InvocationConfiguration.Error;
         try
         {
             return await action();
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex) when (Failures(ex) is { Count: > 0 } failures)
         {
-            await Console.Error.WriteLineAsync("relay-broker: invalid configuration: " + string.Join("; ", ex.Failures));
+            await error.WriteLineAsync("relay-broker: invalid configuration: " + OneLine(string.Join("; ", failures)));
             return 1;
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or Postgres.EmbeddedPostgresException or FormatException)
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or Postgres.EmbeddedPostgresException or FormatException
+            or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException or Npgsql.NpgsqlException)
         {
-            await Console.Error.WriteLineAsync("relay-broker: " + ex.Message);
+            await error.WriteLineAsync("relay-broker: " + OneLine(ex.Message));
             return 1;
         }
     }
+
+    /// <summary>The option validation failures in <paramref name="ex"/> (several validators fail together as an AggregateException).</summary>
+    private static List<string> Failures(Exception ex) => ex switch
+    {
+        OptionsValidationException options => [.. options.Failures],
+        AggregateException aggregate when aggregate.InnerExceptions.All(e => e is OptionsValidationException) =>
+            aggregate.InnerExceptions.SelectMany(e => ((OptionsValidationException)e).Failures).ToList(),
+        _ => [],
+    };
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }

@@ -1,5 +1,6 @@
 using Relay.Broker.Access;
 using Relay.Broker.AgentLink;
+using Relay.Broker.SessionTools;
 
 namespace Relay.Broker.Hosting;
 
@@ -14,6 +15,7 @@ internal static class BrokerFeatures
         services.AddBrokerAccess(); // Access/: authentication, tokens, enrolment, machines, audit, policy, briefings, server info
         services.AddAgentLink(); // AgentLink/, Sessions/, Delivery/: the agents' stream, reconciliation, outbox delivery
         services.AddSessionSteering(); // Queries/, Watch/, Prompts/, Approvals/, Launches/: sessions, history, search, watch, prompts, approvals, launch/stop
+        services.AddSessionTools(); // SessionTools/: the channel's list_sessions, session_history, launch_session over AgentLink
         return services;
     }
 }

@@ -30,7 +30,8 @@ internal sealed record LaunchRows(Db.RelaySession Session, Db.Launch Launch, Db.
             Id = LaunchIds.InitialPrompt(plan.Id),
             IdempotencyKey = "launch:" + plan.Id.ToString("D"), // the client key may already use the column's 128 characters
             RelaySessionId = session.Id,
-            SenderKind = Db.SenderKind.Person,
+            // A session launching through its launch_session tool sends the first prompt itself (a session message).
+            SenderKind = caller.Kind == Pb.PrincipalKind.Session ? Db.SenderKind.Session : Db.SenderKind.Person,
             SenderId = caller.Id,
             SenderName = caller.DisplayName,
             Text = plan.Prompt,

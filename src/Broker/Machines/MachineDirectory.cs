@@ -1,11 +1,16 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 using Relay.Broker.Access;
 using Relay.Broker.Audit;
 using Relay.Broker.Persistence;
+using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Queries.Sessions;
+using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Broker.Validation;
+using Relay.Broker.Watch.Timeline;
 using Relay.Protocol.V1;
 using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
 using MachineMessage = Relay.Protocol.V1.Machine;
@@ -23,13 +28,12 @@ internal sealed partial class MachineDirectory(
     AuditLog audit,
     Authenticator authenticator,
     RevocationRegistry revocations,
+    SessionReconciler reconciler,
+    EventIngestWriter events,
     BrokerSignals signals,
     TimeProvider time,
     ILogger<MachineDirectory> logger)
 {
-    /// <summary>What sessions.end_reason holds for sessions ended by a revocation (SESSION_END_REASON_MACHINE_REVOKED).</summary>
-    public const string MachineRevokedEndReason = "machine_revoked";
-
     /// <summary>Most live sessions GetMachine lists.</summary>
     private const int MaxSessionsShown = 500;
 
@@ -85,15 +89,21 @@ internal sealed partial class MachineDirectory(
 
     /// <summary>
     /// RevokeMachine: the machine's credentials stop working at once (in this replica; elsewhere within the
-    /// credential cache time), its stream is told to end (<see cref="Caller.Revoked"/> and a machine signal), and its
-    /// live sessions end with reason machine_revoked. Revoking a revoked machine changes nothing.
+    /// credential cache time), its stream is told to end (<see cref="Caller.Revoked"/> and a machine signal; a stream
+    /// on another replica fails its next commit), and its live sessions end with reason machine_revoked through the
+    /// session reconciler, so session_ended events are written and what waited on them (prompts, approvals) settles.
+    /// Revoking a revoked machine changes nothing.
     /// </summary>
     public async Task<MachineMessage> RevokeAsync(Caller caller, RevokeMachineRequest request, CancellationToken cancellationToken)
     {
         var reason = Require.OptionalText(request.Reason, "reason", Limits.Reason);
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var row = await ResolveAsync(db, request.Machine, "machine", cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+
+        // The event-order lock first, like every transaction that writes the event log (see TimelineWriter): taking it
+        // after the machine's row lock could deadlock with the machine's inbound batches.
+        await TimelineWriter.LockAsync(db, cancellationToken);
         row = await db.Machines.FromSql($"SELECT * FROM machines WHERE id = {row.Id} FOR UPDATE").SingleAsync(cancellationToken);
         if (row.RevokedAt is null)
         {
@@ -103,21 +113,30 @@ internal sealed partial class MachineDirectory(
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.RevokedAt, now), cancellationToken);
             await db.EnrolmentTokens.Where(t => t.MachineId == row.Id && t.RevokedAt == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(t => t.RevokedAt, now), cancellationToken);
-            var ended = await db.Sessions.Where(s => s.MachineId == row.Id && s.Status != SessionStatus.Ended)
-                .ExecuteUpdateAsync(
-                    s => s.SetProperty(x => x.Status, SessionStatus.Ended)
-                        .SetProperty(x => x.EndedAt, now)
-                        .SetProperty(x => x.EndReason, MachineRevokedEndReason)
-                        .SetProperty(x => x.UpdatedAt, now),
-                    cancellationToken);
-            audit.Add(db, caller, AuditActions.MachineRevoke, AuditTarget.Machine(row.Id), new { row.Name, Reason = reason, SessionsEnded = ended });
+
+            var context = new IngestContext(db, new MachineIdentity(row.Id, row.Name), new MachineSessionCache(), now);
+            var live = await db.Sessions.Where(s => s.MachineId == row.Id && s.Status != SessionStatus.Ended).ToListAsync(cancellationToken);
+            foreach (var session in live)
+            {
+                await reconciler.EndAsync(context, session, SessionEndReasons.MachineRevoked, now, cancellationToken);
+            }
+
+            await SessionReconciler.FinishAsync(context, cancellationToken);
+            audit.Add(db, caller, AuditActions.MachineRevoke, AuditTarget.Machine(row.Id), new { row.Name, Reason = reason, SessionsEnded = live.Count });
             await db.SaveChangesAsync(cancellationToken);
+            var (connection, tx) = ((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+            await events.WriteAsync(connection, tx, context.Events, [], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
 
             authenticator.Invalidate(row.Id);
             revocations.Revoke(row.Id);
+            foreach (var topic in context.Topics)
+            {
+                signals.Publish(topic);
+            }
+
             signals.Publish(BrokerSignals.Machine(row.Id.ToString()));
-            MachineLog.Revoked(logger, row.Id, row.Name, ended, caller.AuditActor);
+            MachineLog.Revoked(logger, row.Id, row.Name, live.Count, caller.AuditActor);
         }
 
         return (await ToMessagesAsync(db, [row], cancellationToken))[0];

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Npgsql;
 using Relay.Broker.Tests.Infrastructure;
 using Xunit.Abstractions;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
@@ -6,24 +7,26 @@ using static Relay.Broker.Tests.AgentLink.AgentMessages;
 namespace Relay.Broker.Tests.AgentLink;
 
 /// <summary>
-/// Not a timed assertion: prints ingest throughput and ack latency for ten simulated agents streaming hook events.
-/// Run with <c>dotnet test tests/Broker.Tests --filter Category=Measure --logger "console;verbosity=detailed"</c>.
+/// Not a timed assertion: prints ingest throughput and ack latency for simulated agents streaming hook events, and checks
+/// that every event is stored exactly once and that each ack comes after its events committed. A small load by default;
+/// <c>RELAY_MEASURE=1</c> runs the full one (see <see cref="MeasureLoad"/>).
 /// </summary>
 [Collection(PostgresCollection.Name)]
 [Trait("Category", "Measure")]
 public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelper output)
 {
-    private const int Agents = 10;
-    private const int EventsPerAgent = 2000;
+    private const int AckSampleEvery = 50;
 
     [Fact]
-    public async Task Measure_TenAgentsStreamingHookEvents()
+    public async Task Measure_AgentsStreamingHookEvents_EveryEventStoredOnceAndAckedAfterCommit()
     {
+        var agentCount = MeasureLoad.Pick(quick: 4, full: 10);
+        var eventsPerAgent = MeasureLoad.Pick(quick: 250, full: 2000);
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<IngestMeasureTests>();
         await using var broker = await TestBroker.StartAsync(database, cancellationToken: timeout.Token);
         var agents = new List<SimulatedAgent>();
-        for (var i = 0; i < Agents; i++)
+        for (var i = 0; i < agentCount; i++)
         {
             var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: timeout.Token);
             await agent.ConnectAsync(broker, timeout.Token);
@@ -31,24 +34,28 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
         }
 
         var latencies = new List<double>();
+        var notCommittedAtAck = new List<string>();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(agents.Select(agent => Task.Run(async () =>
         {
             var session = Evidence(Guid.NewGuid(), pid: Random.Shared.Next(1000, 60000));
             var local = new List<double>();
-            for (var i = 0; i < EventsPerAgent; i++)
+            for (var i = 0; i < eventsPerAgent; i++)
             {
                 var sent = Stopwatch.GetTimestamp();
                 var seq = await agent.SendAsync(Hook(session, i % 2 == 0 ? "PreToolUse" : "PostToolUse", f => f.ToolName = "Bash"), timeout.Token);
-                if (i % 50 == 0)
+                if (i % AckSampleEvery == 0)
                 {
-                    // Sample the ack latency of one event in fifty (waiting on each would measure lock-step, not streaming).
+                    // Sample the ack latency of one event in fifty (waiting on each would measure lock-step, not streaming),
+                    // then check that what the ack covers is in the database already.
                     await agent.WaitForAckAsync(seq, timeout.Token);
                     local.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+                    await CheckCommittedAsync(database, agent, seq, notCommittedAtAck, timeout.Token);
                 }
             }
 
-            await agent.WaitForAckAsync(EventsPerAgent, timeout.Token);
+            await agent.WaitForAckAsync((ulong)eventsPerAgent, timeout.Token);
+            await CheckCommittedAsync(database, agent, (ulong)eventsPerAgent, notCommittedAtAck, timeout.Token);
             lock (latencies)
             {
                 latencies.AddRange(local);
@@ -57,10 +64,21 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
         clock.Stop();
 
         latencies.Sort();
-        var total = Agents * EventsPerAgent;
-        output.WriteLine($"{Agents} agents x {EventsPerAgent} hook events = {total} in {clock.Elapsed.TotalSeconds:F2} s: {total / clock.Elapsed.TotalSeconds:F0} events/s committed and acked");
+        var total = agentCount * eventsPerAgent;
+        output.WriteLine($"ingest, {MeasureLoad.Mode}: {agentCount} agents x {eventsPerAgent} hook events = {total} in {clock.Elapsed.TotalSeconds:F2} s: " +
+                         $"{total / clock.Elapsed.TotalSeconds:F0} events/s committed and acked");
         output.WriteLine($"ack latency (sampled, n={latencies.Count}): p50 {latencies[latencies.Count / 2]:F1} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} ms, max {latencies[^1]:F1} ms");
-        (await database.ScalarAsync<long>("SELECT count(*) FROM events WHERE kind = 'hook'", timeout.Token)).Should().BeGreaterThanOrEqualTo(total);
+        notCommittedAtAck.Should().BeEmpty("the broker acks only after the transaction that stored the events committed");
+        var machineIds = agents.Select(a => a.MachineId).ToArray();
+        await using (var command = database.DataSource.CreateCommand(
+            "SELECT count(*), count(DISTINCT (machine_id, agent_event_id)), count(DISTINCT (machine_id, agent_seq)) FROM events WHERE kind = 'hook' AND machine_id = ANY($1)"))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = machineIds });
+            await using var reader = await command.ExecuteReaderAsync(timeout.Token);
+            await reader.ReadAsync(timeout.Token);
+            (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)).Should().Be((total, total, total), "every event is stored exactly once");
+        }
+
         foreach (var agent in agents)
         {
             await agent.DisposeAsync();
@@ -68,8 +86,9 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
     }
 
     [Fact]
-    public async Task Measure_AckLatencyOfOneEventAtATime()
+    public async Task Measure_AckLatencyOfOneEventAtATime_EachAckAfterItsCommit()
     {
+        var count = MeasureLoad.Pick(quick: 60, full: 300);
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<IngestMeasureTests>();
         await using var broker = await TestBroker.StartAsync(database, cancellationToken: timeout.Token);
@@ -77,15 +96,35 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
         await agent.ConnectAsync(broker, timeout.Token);
         var session = Evidence(Guid.NewGuid(), pid: 4321);
         var latencies = new List<double>();
-        for (var i = 0; i < 300; i++)
+        var notCommittedAtAck = new List<string>();
+        for (var i = 0; i < count; i++)
         {
             var sent = Stopwatch.GetTimestamp();
-            await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(session, "PreToolUse", f => f.ToolName = "Bash"));
+            var seq = await agent.SendAsync(Hook(session, "PreToolUse", f => f.ToolName = "Bash"), timeout.Token);
+            await agent.WaitForAckAsync(seq, timeout.Token);
             latencies.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            await CheckCommittedAsync(database, agent, seq, notCommittedAtAck, timeout.Token);
         }
 
         latencies.Sort();
-        output.WriteLine($"one event at a time: ack latency p50 {latencies[latencies.Count / 2]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms");
-        latencies.Should().HaveCount(300);
+        output.WriteLine($"one event at a time, {MeasureLoad.Mode}, n={count}: ack latency p50 {latencies[latencies.Count / 2]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms");
+        notCommittedAtAck.Should().BeEmpty();
+        (await database.ScalarAsync<long>($"SELECT count(*) FROM events WHERE kind = 'hook' AND machine_id = '{agent.MachineId}'", timeout.Token)).Should().Be(count);
+    }
+
+    /// <summary>Every hook event the ack of <paramref name="seq"/> covers is in the database (the agent's seqs are all hook events here).</summary>
+    private static async Task CheckCommittedAsync(TestDatabase database, SimulatedAgent agent, ulong seq, List<string> problems, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand("SELECT count(*) FROM events WHERE kind = 'hook' AND machine_id = $1 AND agent_seq <= $2");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = agent.MachineId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = (long)seq });
+        var stored = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (stored != (long)seq)
+        {
+            lock (problems)
+            {
+                problems.Add($"{agent.MachineName}: acked seq {seq} with {stored} of its events stored");
+            }
+        }
     }
 }

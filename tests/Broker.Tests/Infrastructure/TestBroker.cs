@@ -17,19 +17,22 @@ internal sealed class TestBroker : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly List<GrpcChannel> _channels = [];
+    private readonly TestDatabase? _database;
+    private readonly bool _ownsDataDirectory;
 
-    private TestBroker(WebApplication app, string address, TestDatabase database, string dataDirectory)
+    private TestBroker(WebApplication app, string address, TestDatabase? database, string dataDirectory, bool ownsDataDirectory)
     {
         _app = app;
         Address = address;
-        Database = database;
+        _database = database;
         DataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
     }
 
     /// <summary>The broker's gRPC address, e.g. <c>127.0.0.1:41234</c>.</summary>
     public string Address { get; }
 
-    public TestDatabase Database { get; }
+    public TestDatabase Database => _database ?? throw new InvalidOperationException("This broker runs its embedded PostgreSQL; it has no test database.");
 
     public string DataDirectory { get; }
 
@@ -55,17 +58,56 @@ internal sealed class TestBroker : IAsyncDisposable
             all[key] = value;
         }
 
-        var app = BrokerApplication.Build(all, builder =>
+        return await StartCoreAsync(all, database, dataDirectory, ownsDataDirectory: true, configure, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a broker with no connection string, as `relay-broker run --data-dir` does: it runs its embedded PostgreSQL
+    /// cluster under <paramref name="dataDirectory"/>/postgres and keeps admin.token there. The directory is the
+    /// caller's: it outlives the broker, so a second broker can start on it.
+    /// </summary>
+    public static Task<TestBroker> StartEmbeddedAsync(string dataDirectory, CancellationToken cancellationToken = default)
+    {
+        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Broker:Listen:0"] = "127.0.0.1:0",
+            ["Broker:DataDirectory"] = dataDirectory,
+            ["Database:ConnectionString"] = string.Empty, // also overrides a RELAY_DATABASE__CONNECTIONSTRING in the environment
+            ["Database:Embedded:DataDirectory"] = dataDirectory,
+            ["Broker:ShutdownTimeout"] = "00:00:05",
+        };
+        return StartCoreAsync(all, database: null, dataDirectory, ownsDataDirectory: false, configure: null, cancellationToken);
+    }
+
+    private static async Task<TestBroker> StartCoreAsync(
+        Dictionary<string, string?> settings,
+        TestDatabase? database,
+        string dataDirectory,
+        bool ownsDataDirectory,
+        Action<WebApplicationBuilder>? configure,
+        CancellationToken cancellationToken)
+    {
+        var app = BrokerApplication.Build(settings, builder =>
         {
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             configure?.Invoke(builder);
         });
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            // Stop what did start (an embedded cluster, for one) before reporting the failure.
+            await app.DisposeAsync();
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
             .Select(a => new Uri(a))
             .Select(u => $"{u.Host}:{u.Port}")
             .First();
-        return new TestBroker(app, address, database, dataDirectory);
+        return new TestBroker(app, address, database, dataDirectory, ownsDataDirectory);
     }
 
     /// <summary>A channel to the broker; every call carries <paramref name="bearerToken"/> when given.</summary>
@@ -94,6 +136,11 @@ internal sealed class TestBroker : IAsyncDisposable
 
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
+        if (!_ownsDataDirectory)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
