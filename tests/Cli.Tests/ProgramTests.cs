@@ -20,7 +20,17 @@ public sealed class ProgramTests
 
         exitCode.Should().Be(2);
         stdout.Should().BeEmpty();
-        stderr.Should().Contain("'frobnicate' is not available").And.Contain("relayctl --help");
+        stderr.Should().Contain("'frobnicate'").And.Contain("relayctl --help");
+    }
+
+    [Fact]
+    public async Task Main_NothingListening_ReportsUnavailableInOneLineAndExits5()
+    {
+        var (exitCode, stdout, stderr) = await RunAsync("status", "--broker", "127.0.0.1:1", "--token", "relay_pat_x");
+
+        exitCode.Should().Be(5);
+        stdout.Should().BeEmpty();
+        stderr.Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith("relayctl: broker unavailable");
     }
 
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) =>

@@ -1,0 +1,165 @@
+using System.CommandLine;
+using Relay.Cli.Internal;
+using Relay.Cli.Tests.Infrastructure;
+using Relay.Grpc;
+
+namespace Relay.Cli.Tests;
+
+public sealed class ParsingTests : IDisposable
+{
+    private readonly CliHarness _cli = new();
+
+    [Fact]
+    public async Task Invoke_NoArguments_PrintsUsageOnStderrAndExits2()
+    {
+        var result = await _cli.RunAsync();
+
+        result.ExitCode.Should().Be(ExitCodes.Usage);
+        result.Stdout.Should().BeEmpty();
+        result.Stderr.Should().Contain("relayctl --help");
+    }
+
+    [Theory]
+    [InlineData("machines", "frobnicate")]
+    [InlineData("sessions", "show")]
+    [InlineData("tokens", "create", "alice", "--role", "root")]
+    [InlineData("send", "api", "hello", "--wait", "--timeout", "soon")]
+    [InlineData("send", "api", "hello", "--timeout", "5m")]
+    [InlineData("tokens", "list", "--limit", "many")]
+    [InlineData("watch")]
+    public async Task Invoke_BadCommandLine_ExplainsOnStderrAndExits2(params string[] args)
+    {
+        var result = await _cli.RunAsync(args);
+
+        result.ExitCode.Should().Be(ExitCodes.Usage);
+        result.Stdout.Should().BeEmpty();
+        result.Stderr.Should().StartWith("relayctl: ").And.Contain("--help");
+    }
+
+    [Fact]
+    public async Task Invoke_NoBrokerConfigured_SaysHowToConfigureAndExits2()
+    {
+        var result = await _cli.RunAsync("status", "--token", "relay_pat_x");
+
+        result.ExitCode.Should().Be(ExitCodes.Usage);
+        result.Stderr.Should().Contain("--broker").And.Contain("RELAY_BROKER").And.Contain("relayctl login");
+    }
+
+    [Fact]
+    public async Task Invoke_NoToken_SaysHowToAuthenticateAndExits4()
+    {
+        _cli.Environment["RELAY_BROKER"] = "127.0.0.1:1";
+
+        var result = await _cli.RunAsync("sessions", "list");
+
+        result.ExitCode.Should().Be(ExitCodes.AccessDenied);
+        result.Stderr.Should().Contain("RELAY_TOKEN");
+    }
+
+    [Fact]
+    public async Task Invoke_UnknownProfile_Exits2()
+    {
+        var result = await _cli.RunAsync("status", "--profile", "nope");
+
+        result.ExitCode.Should().Be(ExitCodes.Usage);
+        result.Stderr.Should().Contain("no profile 'nope'");
+    }
+
+    [Fact]
+    public async Task Invoke_NothingListeningViaEnvironment_Exits5WithoutStackTrace()
+    {
+        _cli.Environment["RELAY_BROKER"] = "127.0.0.1:1";
+        _cli.Environment["RELAY_TOKEN"] = "relay_pat_x";
+
+        var result = await _cli.RunAsync("machines", "list", "--json");
+
+        result.ExitCode.Should().Be(ExitCodes.Unavailable);
+        result.Stdout.Should().BeEmpty();
+        result.Stderr.Should().NotContain("   at ").And.StartWith("relayctl: broker unavailable");
+    }
+
+    [Fact]
+    public async Task Invoke_MissingCaCertFile_Exits1()
+    {
+        var result = await _cli.RunAsync("status", "--broker", "https://127.0.0.1:1", "--token", "t", "--ca-cert", "/nonexistent/ca.pem");
+
+        result.ExitCode.Should().Be(ExitCodes.Error);
+        result.Stderr.Should().Contain("/nonexistent/ca.pem");
+    }
+
+    [Fact]
+    public async Task Help_Root_ListsOnlyImplementedCommands()
+    {
+        var result = await _cli.RunAsync("--help");
+
+        result.ExitCode.Should().Be(ExitCodes.Success);
+        foreach (var command in new[] { "status", "login", "tokens", "machines", "sessions", "send", "audit" })
+        {
+            result.Stdout.Should().Contain("  " + command + " ");
+        }
+
+        foreach (var missing in new[] { "watch", "approvals", "launch", "stop", "briefings", "policy" })
+        {
+            result.Stdout.Should().NotContain("  " + missing + " ");
+        }
+    }
+
+    [Fact]
+    public void BuildRootCommand_EveryCommand_HasDescriptionWithExample()
+    {
+        var root = RelayCtl.BuildRootCommand(new CliContext(TextWriter.Null, TextWriter.Null, TextReader.Null, _ => null));
+
+        foreach (var command in Flatten(root))
+        {
+            command.Description.Should().NotBeNullOrWhiteSpace();
+            command.Should().BeOfType<RelayCommand>().Which.Examples
+                .Should().NotBeEmpty("'{0}' needs an example in its help", command.Name)
+                .And.OnlyContain(e => e.Contains("relayctl ", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Help_Subcommand_PrintsUsageAndExamplesOnStdout()
+    {
+        var result = await _cli.RunAsync("machines", "enroll", "--help");
+
+        result.ExitCode.Should().Be(ExitCodes.Success);
+        result.Stdout.Should().Contain(" machines enroll <name> [options]").And.Contain("Examples:\n  relayctl machines enroll ");
+        result.Stderr.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("30s", 30)]
+    [InlineData("5m", 300)]
+    [InlineData("2h", 7200)]
+    [InlineData("1d", 86400)]
+    [InlineData("1.5m", 90)]
+    [InlineData("00:01:00", 60)]
+    public void Durations_TryParse_ValidText_ReturnsDuration(string text, int seconds)
+    {
+        Durations.TryParse(text, out var value).Should().BeTrue();
+        value.Should().Be(TimeSpan.FromSeconds(seconds));
+    }
+
+    [Theory]
+    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
+    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.Unavailable, ExitCodes.Unavailable)]
+    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.Timeout)]
+    [InlineData(StatusCode.InvalidArgument, ExitCodes.Usage)]
+    [InlineData(StatusCode.FailedPrecondition, ExitCodes.Error)]
+    [InlineData(StatusCode.Internal, ExitCodes.Error)]
+    public void ErrorReporter_StatusCode_MapsToExitCode(StatusCode status, int exitCode)
+    {
+        using var error = new StringWriter();
+
+        ErrorReporter.Report(new RpcException(new Status(status, "detail")), error).Should().Be(exitCode);
+        error.ToString().Should().StartWith("relayctl: ").And.Contain("detail").And.NotContain("   at ");
+    }
+
+    public void Dispose() => _cli.Dispose();
+
+    private static IEnumerable<Command> Flatten(Command command) =>
+        command.Subcommands.SelectMany(c => c.Subcommands.Count == 0 ? [c] : Flatten(c).Prepend(c));
+}
