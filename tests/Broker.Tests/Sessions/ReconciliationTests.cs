@@ -9,31 +9,8 @@ using SessionStatus = Relay.Broker.Persistence.Entities.SessionStatus;
 namespace Relay.Broker.Tests.Sessions;
 
 [Collection(PostgresCollection.Name)]
-public sealed class ReconciliationTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class ReconciliationTests(PostgresFixture postgres) : ConnectedAgentTest<ReconciliationTests>(postgres)
 {
-    private CancellationTokenSource _timeout = null!;
-    private TestDatabase _database = null!;
-    private TestBroker _broker = null!;
-    private SimulatedAgent _agent = null!;
-
-    private CancellationToken Token => _timeout.Token;
-
-    public async Task InitializeAsync()
-    {
-        _timeout = TestTimeout.Start();
-        _database = await postgres.DatabaseFor<ReconciliationTests>();
-        _broker = await TestBroker.StartAsync(_database, cancellationToken: Token);
-        _agent = await SimulatedAgent.EnrollAsync(_database, cancellationToken: Token);
-        await _agent.ConnectAsync(_broker, Token);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _agent.DisposeAsync();
-        await _broker.DisposeAsync();
-        _timeout.Dispose();
-    }
-
     [Fact]
     public async Task Clear_NewClaudeIdFromSameProcess_BecomesSegmentOfSameSession()
     {
@@ -166,7 +143,7 @@ public sealed class ReconciliationTests(PostgresFixture postgres) : IAsyncLifeti
         byClaudeId[ghost].Status.Should().Be(SessionStatus.Ended);
         byClaudeId[ghost].EndReason.Should().Be("not_in_snapshot");
         byClaudeId[unknown].Status.Should().NotBe(SessionStatus.Ended);
-        _agent.Received().Should().Contain(m => m.SessionBinding != null && m.SessionBinding.Ended && m.SessionBinding.SessionId == byClaudeId[ghost].Id.ToString("D"));
+        Agent.Received().Should().Contain(m => m.SessionBinding != null && m.SessionBinding.Ended && m.SessionBinding.SessionId == byClaudeId[ghost].Id.ToString("D"));
     }
 
     [Fact]
@@ -175,10 +152,10 @@ public sealed class ReconciliationTests(PostgresFixture postgres) : IAsyncLifeti
         var launchId = Guid.NewGuid();
         var reserved = new RelaySession
         {
-            Id = Guid.NewGuid(), MachineId = _agent.MachineId, Cwd = "/work/launched", LaunchId = launchId, Name = "reviewer",
+            Id = Guid.NewGuid(), MachineId = Agent.MachineId, Cwd = "/work/launched", LaunchId = launchId, Name = "reviewer",
             Status = SessionStatus.Starting, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
         };
-        await using (var db = _database.CreateContext())
+        await using (var db = Database.CreateContext())
         {
             db.Sessions.Add(reserved);
             await db.SaveChangesAsync(Token);
@@ -217,9 +194,9 @@ public sealed class ReconciliationTests(PostgresFixture postgres) : IAsyncLifeti
         ended.EndReason.Should().Be("exited");
     }
 
-    private Task Commit(params AgentMessage[] messages) => AgentLinkHarness.SendAndCommitAsync(_agent, Token, messages);
+    private Task Commit(params AgentMessage[] messages) => AgentLinkHarness.SendAndCommitAsync(Agent, Token, messages);
 
-    private Task<List<RelaySession>> Sessions() => AgentLinkHarness.SessionsOfAsync(_database, _agent.MachineId, Token);
+    private Task<List<RelaySession>> Sessions() => AgentLinkHarness.SessionsOfAsync(Database, Agent.MachineId, Token);
 
-    private Task<List<SessionSegment>> Lineage(RelaySession session) => AgentLinkHarness.LineageAsync(_database, session.Id, Token);
+    private Task<List<SessionSegment>> Lineage(RelaySession session) => AgentLinkHarness.LineageAsync(Database, session.Id, Token);
 }
