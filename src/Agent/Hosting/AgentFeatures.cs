@@ -1,0 +1,22 @@
+using Relay.Agent.Config;
+using Relay.Agent.Launch;
+using Relay.Agent.Link;
+using Relay.Agent.Local;
+using Relay.Agent.Spool;
+
+namespace Relay.Agent.Hosting;
+
+/// <summary>The agent's features, in dependency order: the table of contents of <c>relay-agent run</c>.</summary>
+internal static class AgentFeatures
+{
+    public static IServiceCollection AddAgentFeatures(this IServiceCollection services)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(AgentConfigStore.ForCurrentUser());
+        services.AddAgentSpool();
+        services.AddBrokerLink();
+        services.AddSessionLauncher();
+        services.AddLocalAgent();
+        return services;
+    }
+}
