@@ -152,6 +152,7 @@ internal sealed partial class AgentConnection
                             break;
                         case AgentMessage.BodyOneofCase.Heartbeat:
                             stats = message.Heartbeat.Stats ?? stats;
+                            LastStats = stats;
                             break;
                         case AgentMessage.BodyOneofCase.ToolCall:
                             StartToolCall(message.ToolCall);

@@ -83,6 +83,12 @@ internal sealed partial class AgentConnection : IDisposable
     /// <summary>Most broker messages this agent takes unacked.</summary>
     public int SendWindow { get; }
 
+    /// <summary>The statistics of the agent's latest heartbeat (spool depth for metrics); null before the first.</summary>
+    public AgentStats? LastStats { get; private set; }
+
+    /// <summary>Messages waiting in the outbound queue.</summary>
+    public int OutboundDepth => _outbound.Reader.CanCount ? _outbound.Reader.Count : 0;
+
     private CancellationToken Revoked { get; }
 
     /// <summary>Runs the stream until it ends; throws the RpcException that ends the call, if any.</summary>

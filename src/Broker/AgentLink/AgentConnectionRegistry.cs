@@ -31,6 +31,9 @@ internal sealed class AgentConnectionRegistry
     /// <summary>True while the machine's agent has a live stream on this replica.</summary>
     public bool IsConnected(Guid machineId) => _live.ContainsKey(machineId);
 
+    /// <summary>The live streams of this replica (a moment's view, for metrics).</summary>
+    public IEnumerable<AgentConnection> Live() => _live.Values;
+
     /// <summary>How many agents are connected to this replica.</summary>
     public int Count => _live.Count;
 }

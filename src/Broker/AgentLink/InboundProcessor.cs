@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using Relay.Broker.Delivery;
+using Relay.Broker.Observability;
 using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
@@ -34,6 +35,7 @@ internal sealed class InboundProcessor(
     DeliveryInbound delivery,
     LinkStateStore linkState,
     TimeProvider time,
+    BrokerTelemetry telemetry,
     IEnumerable<IInboundBatchObserver> observers)
 {
     private const string Fence = """
@@ -60,6 +62,8 @@ internal sealed class InboundProcessor(
         string? rejectAll,
         CancellationToken cancellationToken)
     {
+        using var activity = BrokerTelemetry.StartBatch(machine.Name, items);
+        var started = time.GetTimestamp();
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
@@ -133,6 +137,7 @@ internal sealed class InboundProcessor(
         }
 
         await transaction.CommitAsync(cancellationToken);
+        telemetry.BatchStored(items, time.GetElapsedTime(started), context.Deliveries);
         return new BatchOutcome(highest, bindings, context.Replies, context.Topics);
     }
 

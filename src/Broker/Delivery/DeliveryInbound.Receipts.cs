@@ -26,6 +26,11 @@ internal sealed partial class DeliveryInbound
         switch (receipt.Status)
         {
             case PromptStatus.Delivered:
+                if (prompt.DeliveredAt is null)
+                {
+                    context.Deliveries.Add((at - prompt.CreatedAt, receipt.DeliveryPath.ToString().ToLowerInvariant()));
+                }
+
                 prompt.DeliveredAt ??= at;
                 prompt.DeliveryPath ??= ToPath(receipt.DeliveryPath);
                 prompt.DeliveredToClaudeSessionId ??= evidence.ClaudeSessionId;

@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 using Relay.Broker.Admin;
 using Relay.Broker.AgentLink;
+using Relay.Broker.Observability;
 using Relay.Broker.Persistence;
 using Relay.Broker.Signals;
 using Relay.Grpc;
@@ -52,6 +53,7 @@ internal static class BrokerApplication
         builder.Services.AddSingleton<BrokerSignals>();
         builder.Services.AddGrpcServer(o => o.MaxReceiveMessageSize = 4 * 1024 * 1024).AddGrpcHealth().AddGrpcReflection();
         builder.Services.AddBrokerFeatures();
+        builder.Services.AddBrokerObservability(builder.Configuration, ServerInfo.BrokerReplica.CurrentVersion);
         builder.Services.AddSingleton<AdminService>();
         builder.Services.AddSingleton<AgentLinkService>();
 

@@ -6,8 +6,11 @@ namespace Relay.Broker.ServerInfo;
 internal sealed class BrokerReplica(TimeProvider time)
 {
     /// <summary>relay-broker's informational version (without the source revision suffix).</summary>
-    public string Version { get; } = (typeof(BrokerReplica).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0")
-        .Split('+')[0];
+    public string Version { get; } = CurrentVersion;
+
+    /// <summary>The same, for code that runs before the services exist.</summary>
+    public static string CurrentVersion { get; } =
+        (typeof(BrokerReplica).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
     /// <summary>Unique per process: host name, process id and a random suffix (a restarted process is a new replica).</summary>
     public string Id { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}";

@@ -31,6 +31,9 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
     /// <summary>Event log rows to insert with the batch.</summary>
     public List<IngestEvent> Events { get; } = [];
 
+    /// <summary>Prompts this batch marked delivered: time from creation to delivery, and the path (for metrics after commit).</summary>
+    public List<(TimeSpan Latency, string Path)> Deliveries { get; } = [];
+
     /// <summary>Unsequenced messages for the agent, sent after the commit.</summary>
     public List<BrokerMessage> Replies { get; } = [];
 
