@@ -61,17 +61,9 @@ bench: ## run the benchmarks, print the table and refresh docs/benchmarks.md; mo
 	@dotnet run -c Release --project bench/Grpc.Bench -- --unix --markdown docs/benchmarks.md $(ARGS)
 
 # ---------------------------------------------------------------------------------------------------
-# Runs the broker in the foreground on loopback with the embedded PostgreSQL (the system's server binaries; `make
-# prereqs` installs them), its data under .relay/broker (git-ignored). The first start writes an admin token to
-# .relay/broker/admin.token (mode 0600). Ctrl+C stops the broker and its PostgreSQL. The local agent joins `make up`
-# once src/Agent is built.
-BROKER_DATA := $(CURDIR)/.relay/broker
-up: prereqs ## build and run the broker in the foreground (embedded PostgreSQL, data in .relay/broker; Ctrl+C stops)
-	@echo "up: dotnet build src/Broker -c $(CONFIGURATION)" >&2
-	dotnet build src/Broker -c $(CONFIGURATION) --nologo -v quiet
-	mkdir -p "$(CURDIR)/.relay"
-	echo "up: relay-broker run --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir $(BROKER_DATA)" >&2
-	echo "up: the admin token is in $(BROKER_DATA)/admin.token once the broker has started" >&2
-	exec dotnet "$(CURDIR)/artifacts/bin/Relay.Broker/$(shell echo $(CONFIGURATION) | tr A-Z a-z)/relay-broker.dll" run \
-	  --listen 127.0.0.1:7443 --http-listen 127.0.0.1:7444 --data-dir "$(BROKER_DATA)"
+# A working single-machine Relay in the foreground: the broker on loopback with the embedded PostgreSQL (data
+# under .relay/broker, git-ignored; the first start writes .relay/broker/admin.token, mode 0600) and this machine's
+# relay-agent, enrolled with it. Logs in .relay/logs. Ctrl+C stops both. See scripts/up.sh.
+up: prereqs ## build and run the broker (embedded PostgreSQL) and the local agent in the foreground; Ctrl+C stops
+	@CONFIGURATION=$(CONFIGURATION) scripts/up.sh
 # ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(python3-grpcio python3-grpc-tools python3-yaml grpc-proto protobuf-compiler postgresql tmux systemd)
+APT_PACKAGES=(python3-grpcio python3-grpc-tools python3-yaml grpc-proto protobuf-compiler postgresql tmux systemd curl)
 NPM_ROOTS=(tests bench)
 
 say() { printf 'prereqs: %s\n' "$*" >&2; }
