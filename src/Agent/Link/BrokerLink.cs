@@ -110,7 +110,7 @@ internal sealed partial class BrokerLink : BackgroundService, IBrokerLink
         {
             throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"The broker did not answer the tool call within {timeout}."));
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is System.Threading.Channels.ChannelClosedException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "The broker link dropped before the tool call was answered; try again once it reconnects."));
         }
