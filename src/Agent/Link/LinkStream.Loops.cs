@@ -1,0 +1,281 @@
+using Google.Protobuf.WellKnownTypes;
+using Relay.Grpc;
+using Relay.Protocol.V1;
+
+namespace Relay.Agent.Link;
+
+internal sealed partial class LinkStream
+{
+    /// <summary>Response stream → acks, state, tool results and notices here; sequenced messages to the processor.</summary>
+    private async Task ReadAsync()
+    {
+        var token = _stop.Token;
+        var responses = _call!.ResponseStream;
+        try
+        {
+            while (await responses.MoveNext(token))
+            {
+                var message = responses.Current;
+                LastHeard = Time.GetUtcNow();
+                switch (message.BodyCase)
+                {
+                    case BrokerMessage.BodyOneofCase.Ack:
+                        await OnAckAsync(message.Ack.Seq, token);
+                        break;
+                    case BrokerMessage.BodyOneofCase.Heartbeat:
+                        break;
+                    case BrokerMessage.BodyOneofCase.SessionBinding or BrokerMessage.BodyOneofCase.BriefingUpdate:
+                        HandleState(message);
+                        break;
+                    case BrokerMessage.BodyOneofCase.ToolResult:
+                        _link.CompleteToolCall(message.ToolResult);
+                        break;
+                    case BrokerMessage.BodyOneofCase.Notice:
+                        OnNotice(message.Notice);
+                        break;
+                    case BrokerMessage.BodyOneofCase.Welcome:
+                        BrokerLinkLog.ProtocolError(Logger, "a second Welcome arrived");
+                        End("protocol error: a second Welcome");
+                        return;
+                    default:
+                        if (message.Seq > 0)
+                        {
+                            await _inbound.Writer.WriteAsync(message, token);
+                        }
+
+                        break;
+                }
+            }
+
+            End("the broker ended the stream");
+        }
+        catch (Exception ex) when (ex is RpcException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+            Classify(ex);
+        }
+    }
+
+    private void HandleState(BrokerMessage message)
+    {
+        try
+        {
+            _link.Inbound.HandleState(message);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            BrokerLinkLog.StateFailed(Logger, ex, message.BodyCase);
+        }
+    }
+
+    /// <summary>The broker committed our messages up to <paramref name="seq"/>: they leave the spool and the window.</summary>
+    private async Task OnAckAsync(ulong seq, CancellationToken token)
+    {
+        await _link.Spool.AcknowledgeAsync(seq, token);
+        _link.SetAcked(seq);
+        TaskCompletionSource opened;
+        lock (_lock)
+        {
+            while (_inFlight.TryPeek(out var first) && first <= seq)
+            {
+                _inFlight.Dequeue();
+            }
+
+            opened = _windowOpened;
+            _windowOpened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        opened.TrySetResult();
+    }
+
+    private void OnNotice(Notice notice)
+    {
+        BrokerLinkLog.Notice(Logger, notice.Code, notice.Message, notice.Closing);
+        switch (notice.Code)
+        {
+            case ErrorCode.ConnectionReplaced:
+                BrokerLinkLog.Replaced(Logger, notice.Message);
+                End("replaced by another stream for this machine: " + notice.Message);
+                break;
+            case ErrorCode.ShuttingDown:
+                _retryAfter = notice.RetryAfter?.ToTimeSpan();
+                End("the broker is shutting down: " + notice.Message);
+                break;
+            case ErrorCode.SlowConsumer:
+                End("the broker found this agent too slow: " + notice.Message);
+                break;
+            case ErrorCode.PermissionDenied when notice.Closing:
+                _credentialRefused = true;
+                End(notice.Message, overrides: true);
+                break;
+            default:
+                if (notice.RetryAfter is { } retryAfter)
+                {
+                    _retryAfter = retryAfter.ToTimeSpan();
+                }
+
+                if (notice.Closing)
+                {
+                    End($"the broker closed the stream ({notice.Code}): {notice.Message}");
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Inbound sequenced messages → the local side, in order; then the position is made durable and one cumulative Ack
+    /// covers everything taken from the queue at once (retransmissions at or below the position included).
+    /// </summary>
+    private async Task ProcessAsync()
+    {
+        var reader = _inbound.Reader;
+        var token = _stop.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(token))
+            {
+                var position = _position.LastBrokerSeq;
+                var take = false;
+                while (reader.TryRead(out var message))
+                {
+                    take = true;
+                    if (message.Seq <= position)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        await _link.Inbound.HandleSequencedAsync(message, token);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        BrokerLinkLog.InboundFailed(Logger, ex, message.Seq, message.BodyCase);
+                        await AckAsync(position, token);
+                        End($"the agent could not handle broker message seq {message.Seq}");
+                        return;
+                    }
+
+                    position = message.Seq;
+                }
+
+                if (take)
+                {
+                    await AckAsync(position, token);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or RpcException or IOException)
+        {
+            Classify(ex);
+        }
+    }
+
+    /// <summary>Makes <paramref name="position"/> durable, then acks it.</summary>
+    private async ValueTask AckAsync(ulong position, CancellationToken token)
+    {
+        if (position > _position.LastBrokerSeq)
+        {
+            _position = _position with { LastBrokerSeq = position };
+            _position.Save(_link.StateDirectory);
+        }
+
+        if (position > 0)
+        {
+            await _outbound.Writer.WriteAsync(new AgentMessage { Ack = new Ack { Seq = position } }, token);
+        }
+    }
+
+    /// <summary>
+    /// Spool → stream: first everything above the broker's position (the retransmission), then new items as they are
+    /// spooled, never more than the broker's receive window unacknowledged.
+    /// </summary>
+    private async Task SendSpooledAsync(ulong brokerPosition)
+    {
+        var token = _stop.Token;
+        var spool = _link.Spool;
+        var sentUpTo = brokerPosition;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                Task windowOpened;
+                int room;
+                lock (_lock)
+                {
+                    room = _window - _inFlight.Count;
+                    windowOpened = _windowOpened.Task;
+                }
+
+                if (room <= 0)
+                {
+                    await windowOpened.WaitAsync(token);
+                    continue;
+                }
+
+                var batch = spool.ReadAfter(sentUpTo, Math.Min(room, _link.Options.SendBatch));
+                if (batch.Count == 0)
+                {
+                    await spool.WaitForMessagesAfterAsync(sentUpTo, token);
+                    continue;
+                }
+
+                foreach (var message in batch)
+                {
+                    lock (_lock)
+                    {
+                        _inFlight.Enqueue(message.Seq);
+                    }
+
+                    await _outbound.Writer.WriteAsync(message, token);
+                    sentUpTo = message.Seq;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+        {
+            Classify(ex);
+        }
+        catch (IOException ex)
+        {
+            BrokerLinkLog.StreamFailed(Logger, ex);
+            End("the spool could not be read: " + ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// A Heartbeat (with the agent's statistics) after a heartbeat interval without sending; the end of the stream after
+    /// a peer timeout without hearing anything. Time comes from the injected TimeProvider.
+    /// </summary>
+    private async Task WatchLivenessAsync()
+    {
+        var token = _stop.Token;
+        var period = TimeSpan.FromTicks(Math.Max(Math.Min(_heartbeatInterval.Ticks, _peerTimeout.Ticks) / 4, TimeSpan.TicksPerMillisecond * 10));
+        using var timer = new PeriodicTimer(period, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token))
+            {
+                var now = Time.GetUtcNow();
+                if (now - LastHeard >= _peerTimeout)
+                {
+                    End($"nothing heard from the broker for {_peerTimeout}");
+                    return;
+                }
+
+                if (now - LastSent >= _heartbeatInterval)
+                {
+                    // Counted as sent now: the writer may take a moment, and one heartbeat per interval is enough.
+                    LastSent = now;
+                    var stats = _link.Inbound.CollectStats() ?? new AgentStats();
+                    stats.Spool ??= _link.Spool.Stats;
+                    await _outbound.Writer.WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(now), Stats = stats } }, token);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+        {
+            Classify(ex);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace Relay.Agent.Spool;
+
+/// <summary>
+/// One append-only segment file, <c>&lt;first seq, 20 digits&gt;.seg</c>: a header (magic, format version, spool epoch) and
+/// records. A record is <c>[u32 body length][u32 CRC-32C of the body][body]</c>, the body being
+/// <c>[i64 spooled-at, Unix ms][serialized AgentMessage]</c>, little-endian. Only the spool's writer appends; reads use
+/// positional I/O and may run beside it.
+/// </summary>
+internal sealed class SpoolSegment : IDisposable
+{
+    public const string Extension = ".seg";
+    public const int RecordHeaderBytes = 8;
+    public const int BodyPrefixBytes = 8;
+
+    private static ReadOnlySpan<byte> Magic => "RLYSPL01"u8;
+
+    private readonly FileStream _file;
+
+    private SpoolSegment(string path, ulong firstSeq, FileStream file, long length, long headerLength)
+    {
+        FilePath = path;
+        FirstSeq = firstSeq;
+        _file = file;
+        Length = length;
+        HeaderLength = headerLength;
+    }
+
+    public string FilePath { get; }
+
+    public ulong FirstSeq { get; }
+
+    /// <summary>Bytes of the file that hold the header and whole, durable records.</summary>
+    public long Length { get; private set; }
+
+    public long HeaderLength { get; }
+
+    /// <summary>Records in this segment that are neither acknowledged nor dropped (kept by the spool, under its lock).</summary>
+    public int Live { get; set; }
+
+    /// <summary>The writer is appending records the index does not count yet (kept by the spool, under its lock).</summary>
+    public bool Busy { get; set; }
+
+    public static string NameFor(ulong firstSeq) => firstSeq.ToString("D20", CultureInfo.InvariantCulture) + Extension;
+
+    /// <summary>Creates a segment whose first record will have <paramref name="firstSeq"/>; durable (file and directory) on return.</summary>
+    public static SpoolSegment Create(string directory, ulong firstSeq, string epoch)
+    {
+        var path = Path.Combine(directory, NameFor(firstSeq));
+        var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        try
+        {
+            var epochBytes = Encoding.UTF8.GetBytes(epoch);
+            var header = new byte[Magic.Length + 2 + epochBytes.Length];
+            Magic.CopyTo(header);
+            BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(Magic.Length), (ushort)epochBytes.Length);
+            epochBytes.CopyTo(header, Magic.Length + 2);
+            file.Write(header);
+            file.Flush(flushToDisk: true);
+            DirectorySync.Flush(directory);
+            return new SpoolSegment(path, firstSeq, file, header.Length, header.Length);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens an existing segment; returns null (and why) when its header is unreadable.</summary>
+    public static SpoolSegment? Open(string path, out string? epoch, out string? problem)
+    {
+        epoch = null;
+        problem = null;
+        if (!ulong.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var firstSeq))
+        {
+            problem = "its name is not a sequence number";
+            return null;
+        }
+
+        var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 0 });
+        try
+        {
+            Span<byte> prefix = stackalloc byte[10];
+            if (RandomAccess.Read(file.SafeFileHandle, prefix, 0) < prefix.Length || !prefix[..Magic.Length].SequenceEqual(Magic))
+            {
+                problem = "its header is missing or not a spool segment's";
+                file.Dispose();
+                return null;
+            }
+
+            var epochLength = BinaryPrimitives.ReadUInt16LittleEndian(prefix[Magic.Length..]);
+            var epochBytes = new byte[epochLength];
+            if (RandomAccess.Read(file.SafeFileHandle, epochBytes, prefix.Length) < epochLength)
+            {
+                problem = "its header is cut short";
+                file.Dispose();
+                return null;
+            }
+
+            epoch = Encoding.UTF8.GetString(epochBytes);
+            var headerLength = prefix.Length + epochLength;
+            return new SpoolSegment(path, firstSeq, file, file.Length, headerLength);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the records in file order. Stops at the first one that is incomplete, fails its checksum or is larger than
+    /// <paramref name="maxBodyBytes"/> (a torn tail): <paramref name="validLength"/> is where the good records end.
+    /// </summary>
+    public List<RawRecord> Scan(int maxBodyBytes, out long validLength)
+    {
+        var records = new List<RawRecord>();
+        var handle = _file.SafeFileHandle;
+        var fileLength = RandomAccess.GetLength(handle);
+        var offset = HeaderLength;
+        Span<byte> header = stackalloc byte[RecordHeaderBytes];
+        while (offset + RecordHeaderBytes <= fileLength)
+        {
+            RandomAccess.Read(handle, header, offset);
+            var bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(header);
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+            if (bodyLength <= BodyPrefixBytes || bodyLength > (uint)maxBodyBytes || offset + RecordHeaderBytes + bodyLength > fileLength)
+            {
+                break;
+            }
+
+            var body = new byte[bodyLength];
+            if (RandomAccess.Read(handle, body, offset + RecordHeaderBytes) < body.Length || Crc32C.Compute(body) != crc)
+            {
+                break;
+            }
+
+            records.Add(new RawRecord(offset, (int)bodyLength, body));
+            offset += RecordHeaderBytes + bodyLength;
+        }
+
+        validLength = offset;
+        return records;
+    }
+
+    /// <summary>Cuts the file at <paramref name="length"/> (a torn tail) and makes that durable.</summary>
+    public void Truncate(long length)
+    {
+        _file.SetLength(length);
+        _file.Flush(flushToDisk: true);
+        Length = length;
+    }
+
+    /// <summary>Appends whole records and fsyncs; the bytes count only once this returns.</summary>
+    public void AppendDurably(ReadOnlySpan<byte> records)
+    {
+        RandomAccess.Write(_file.SafeFileHandle, records, Length);
+        _file.Flush(flushToDisk: true);
+        Length += records.Length;
+    }
+
+    /// <summary>Cuts back a failed append (best effort: the next recovery would cut it anyway).</summary>
+    public void Rollback(long length)
+    {
+        try
+        {
+            _file.SetLength(length);
+        }
+        catch (IOException)
+        {
+        }
+
+        Length = length;
+    }
+
+    /// <summary>Reads a record's body (spooled-at prefix and message).</summary>
+    public byte[] ReadBody(long offset, int bodyLength)
+    {
+        var body = new byte[bodyLength];
+        var read = RandomAccess.Read(_file.SafeFileHandle, body, offset + RecordHeaderBytes);
+        return read == bodyLength ? body : throw new IOException($"Spool segment {FilePath} is shorter than its index says (offset {offset}).");
+    }
+
+    public void Dispose() => _file.Dispose();
+
+    /// <summary>Closes and deletes the file.</summary>
+    public void Delete()
+    {
+        _file.Dispose();
+        File.Delete(FilePath);
+    }
+
+    /// <summary>Encodes one record into <paramref name="destination"/>; returns its size.</summary>
+    public static int Encode(Span<byte> destination, long spooledAtUnixMs, ReadOnlySpan<byte> message)
+    {
+        var bodyLength = BodyPrefixBytes + message.Length;
+        var body = destination.Slice(RecordHeaderBytes, bodyLength);
+        BinaryPrimitives.WriteInt64LittleEndian(body, spooledAtUnixMs);
+        message.CopyTo(body[BodyPrefixBytes..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, (uint)bodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], Crc32C.Compute(body));
+        return RecordHeaderBytes + bodyLength;
+    }
+}
+
+/// <summary>A record as read back from a segment.</summary>
+/// <param name="Offset">Where the record starts in the file.</param>
+/// <param name="BodyLength">Its body's length.</param>
+/// <param name="Body">The body: spooled-at prefix and serialized message.</param>
+internal sealed record RawRecord(long Offset, int BodyLength, byte[] Body);
