@@ -53,6 +53,11 @@ internal sealed class ChannelConnection : IDisposable
             return true;
         }
 
+        if (CloseReason is not null)
+        {
+            return false; // ending already; whatever was not written is re-sent after a re-attach
+        }
+
         Close(new Notice
         {
             Code = ErrorCode.SlowConsumer,
@@ -77,11 +82,22 @@ internal sealed class ChannelConnection : IDisposable
         }
 
         _outbound.Writer.TryComplete();
-        _closing.Cancel();
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The stream already ended; a producer that still held the connection changes nothing.
+        }
     }
 
-    /// <summary>No more messages: the pump drains what is queued and returns.</summary>
-    public void Complete() => _outbound.Writer.TryComplete();
+    /// <summary>No more messages (the stream is ending): the pump drains what is queued and returns.</summary>
+    public void Complete()
+    {
+        Interlocked.CompareExchange(ref _closeReason, "stream ended", null);
+        _outbound.Writer.TryComplete();
+    }
 
     /// <summary>The only writer of the response stream; batches writes while more messages wait.</summary>
     public async Task PumpAsync(IServerStreamWriter<AgentToChannelMessage> responses, CancellationToken cancellationToken)
@@ -101,7 +117,7 @@ internal sealed class ChannelConnection : IDisposable
         catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
         {
             // The channel went away; the reader side ends the call.
-            Close(null, "gone");
+            Close(null, "the channel went away");
         }
     }
 

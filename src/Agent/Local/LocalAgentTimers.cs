@@ -48,7 +48,7 @@ internal sealed partial class LocalAgentTimers(
                     await prompts.TickAsync(stoppingToken);
                     prompts.Dispatch();
                 }
-                catch (Exception ex) when (ex is IOException or InvalidOperationException)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.TickFailed(logger, ex);
                 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Relay.Agent.Hooks;
 using Relay.Agent.Sessions;
 using Relay.Protocol.V1;
@@ -123,6 +124,26 @@ internal sealed partial class PromptQueue
         foreach (var prompt in seen)
         {
             await ReceiptAsync(prompt, PromptStatus.Seen, DeliveryPath.Unspecified, string.Empty, evidence, string.Empty, cancellationToken);
+        }
+
+        // A session that got prompts through hooks may have no reply tool: the turn's last message is its answer.
+        var answered = seen.LastOrDefault(p => p.DeliveredByEvent is not null && !p.Local);
+        if (hook.HookEventName == "Stop" && session.ChannelId is null && answered is not null
+            && hook.Payload["last_assistant_message"] is JsonValue last && last.TryGetValue(out string? text) && text.Length > 0)
+        {
+            await _spool.AppendAsync(new AgentMessage
+            {
+                Reply = new SessionReply
+                {
+                    // Derived from the hook's event id: a replayed Stop hook makes the same reply, which the broker stores once.
+                    ReplyId = "stop-hook:" + hook.EventId,
+                    Session = evidence,
+                    InReplyTo = answered.Id,
+                    Text = text,
+                    Source = ReplySource.StopHook,
+                    CreatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(hook.ReceivedAt),
+                },
+            }, cancellationToken);
         }
     }
 

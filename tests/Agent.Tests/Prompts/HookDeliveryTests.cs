@@ -66,6 +66,27 @@ public sealed class HookDeliveryTests
     }
 
     [Fact]
+    public async Task Stop_AfterHookDelivery_ItsLastMessageIsSpooledAsTheReply()
+    {
+        using var timeout = TestTimeout.Start();
+        var ct = timeout.Token;
+        await using var agent = await LocalAgentHarness.StartAsync();
+        var claude = NewClaudeId();
+        await agent.HookAsync("UserPromptSubmit", claude, cancellationToken: ct);
+        var prompt = Prompt(claudeSessionId: claude, text: "What is 2 + 2?");
+        await agent.InboundAsync(new BrokerMessage { Seq = 1, PromptDelivery = prompt }, ct);
+        (await agent.HookAsync("PreToolUse", claude, cancellationToken: ct)).Output.Should().NotBeNull();
+
+        await agent.HookAsync("Stop", claude, fields: new JsonObject { ["last_assistant_message"] = "4." }, cancellationToken: ct);
+
+        var reply = agent.Spool.Messages.Single(m => m.Reply != null).Reply;
+        reply.Source.Should().Be(ReplySource.StopHook);
+        reply.InReplyTo.Should().Be(prompt.PromptId);
+        reply.Text.Should().Be("4.");
+        agent.Spool.Messages.Where(m => m.PromptReceipt != null).Select(m => m.PromptReceipt.Status).Should().Equal(PromptStatus.Delivered, PromptStatus.Seen);
+    }
+
+    [Fact]
     public async Task Hook_AnswerNeverWritten_PromptIsOfferedAgainAfterTheReservation()
     {
         using var timeout = TestTimeout.Start();
