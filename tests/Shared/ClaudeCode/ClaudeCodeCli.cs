@@ -83,7 +83,7 @@ public static class ClaudeCodeCli
             }
         }
 
-        args.Add("--session-id");
+        args.Add(options.Resume ? "--resume" : "--session-id");
         args.Add(options.SessionId.ToString());
         if (options.Settings is not null)
         {

@@ -35,6 +35,8 @@ public static class ClaudeCodeEnvironment
         env["XDG_CACHE_HOME"] = home.CacheHome;
         env["XDG_DATA_HOME"] = home.DataHome;
         env["XDG_STATE_HOME"] = home.StateHome;
+        // Claude Code keeps per-session task output under $TMPDIR/claude-<uid>/; keep it inside the throw-away root.
+        env["TMPDIR"] = home.TempDirectory;
         env["ANTHROPIC_BASE_URL"] = apiBaseUrl.ToString().TrimEnd('/');
         env["ANTHROPIC_API_KEY"] = ApiKey;
         // Offline: no update checks, telemetry, error reports, feature-flag fetches or other side traffic.

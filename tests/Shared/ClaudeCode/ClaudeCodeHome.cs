@@ -15,7 +15,7 @@ public sealed class ClaudeCodeHome : IDisposable
         Root = Path.Combine("/tmp", prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
         Home = Path.Combine(Root, "home");
         ProjectDirectory = Path.Combine(Root, "project");
-        foreach (var dir in new[] { Home, ProjectDirectory, ConfigHome, CacheHome, DataHome, StateHome, ClaudeDirectory })
+        foreach (var dir in new[] { Home, ProjectDirectory, ConfigHome, CacheHome, DataHome, StateHome, ClaudeDirectory, TempDirectory })
         {
             Directory.CreateDirectory(dir);
         }
@@ -37,6 +37,9 @@ public sealed class ClaudeCodeHome : IDisposable
     public string DataHome => Path.Combine(Home, ".local", "share");
 
     public string StateHome => Path.Combine(Home, ".local", "state");
+
+    /// <summary>TMPDIR for the Claude process.</summary>
+    public string TempDirectory => Path.Combine(Root, "tmp");
 
     /// <summary><c>~/.claude</c>: user settings, transcripts (projects/), debug logs.</summary>
     public string ClaudeDirectory => Path.Combine(Home, ".claude");

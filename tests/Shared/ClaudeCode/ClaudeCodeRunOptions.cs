@@ -24,6 +24,9 @@ public sealed class ClaudeCodeRunOptions
     /// <summary>Passed as <c>--session-id</c> (Claude Code refuses an id whose transcript already exists).</summary>
     public Guid SessionId { get; init; } = Guid.NewGuid();
 
+    /// <summary>Continue the existing session <see cref="SessionId"/> (<c>--resume</c> instead of <c>--session-id</c>).</summary>
+    public bool Resume { get; init; }
+
     /// <summary>Written to a file and passed as <c>--settings</c> (e.g. <see cref="HookSettings.Build"/>).</summary>
     public JsonObject? Settings { get; init; }
 

@@ -40,6 +40,9 @@ public sealed class MessagesApiStub : IAsyncDisposable
     /// <summary>The text side requests (no tools) get.</summary>
     public string SideRequestText { get; set; } = "Stub side answer";
 
+    /// <summary>The summary compaction requests get (Claude Code wants it inside &lt;summary&gt; tags).</summary>
+    public string CompactionSummary { get; set; } = "The conversation so far was summarised by the stub.";
+
     /// <summary>The model name echoed in answers when the request names none.</summary>
     public string Model { get; set; } = "claude-stub";
 
@@ -126,6 +129,15 @@ public sealed class MessagesApiStub : IAsyncDisposable
         }
     }
 
+    // 2.1.328's compaction prompt is the last user message and opens with this sentence; it retries once when the
+    // answer has no <summary> block.
+    private static bool IsCompaction(JsonObject? body) =>
+        body?["messages"] is JsonArray { Count: > 0 } messages
+        && messages[^1]?["content"] is JsonValue content
+        && content.TryGetValue<string>(out var text)
+        && text.StartsWith("CRITICAL: Respond with TEXT ONLY", StringComparison.Ordinal)
+        && text.Contains("<summary>", StringComparison.Ordinal);
+
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private async Task HandleAsync(HttpContext context)
@@ -142,6 +154,7 @@ public sealed class MessagesApiStub : IAsyncDisposable
         var kind = (request.Method, path) switch
         {
             ("POST", "/v1/messages/count_tokens") => StubRequestKind.CountTokens,
+            ("POST", "/v1/messages") when IsCompaction(body) => StubRequestKind.Compaction,
             ("POST", "/v1/messages") when body?["tools"] is JsonArray { Count: > 0 } => StubRequestKind.Turn,
             ("POST", "/v1/messages") => StubRequestKind.Side,
             _ => StubRequestKind.Other,
@@ -171,6 +184,9 @@ public sealed class MessagesApiStub : IAsyncDisposable
                 break;
             case StubRequestKind.Side:
                 await AnswerAsync(context, recorded, StubTurn.Text(SideRequestText));
+                break;
+            case StubRequestKind.Compaction:
+                await AnswerAsync(context, recorded, StubTurn.Text($"<analysis>Stub.</analysis>\n<summary>{CompactionSummary}</summary>"));
                 break;
             case StubRequestKind.CountTokens:
                 await WriteJsonAsync(context, 200, new JsonObject { ["input_tokens"] = Math.Max(1, raw.Length / 4) });

@@ -11,6 +11,12 @@ public enum StubRequestKind
     /// <summary><c>POST /v1/messages</c> without tools (titles, summaries, classifiers): plain text, script untouched.</summary>
     Side,
 
+    /// <summary>
+    /// <c>POST /v1/messages</c> asking for a conversation summary (<c>/compact</c> or auto-compaction; it carries tools
+    /// but forbids calling them): answered with <see cref="MessagesApiStub.CompactionSummary"/>, script untouched.
+    /// </summary>
+    Compaction,
+
     /// <summary><c>POST /v1/messages/count_tokens</c>.</summary>
     CountTokens,
 
@@ -67,6 +73,17 @@ public sealed class StubRequest
     /// <summary>The conversation so far: <c>messages</c>.</summary>
     public JsonArray Messages => Body?["messages"] as JsonArray ?? [];
 
+    /// <summary>
+    /// How many assistant messages the conversation already holds: 0 for the first step of a prompt, 1 after one tool
+    /// call, … A stable way for a <see cref="MessagesApiStub.Fallback"/> to know where it is when requests of a
+    /// background subagent interleave with the main conversation.
+    /// </summary>
+    public int AssistantMessages => Messages.Count(m => (string?)m?["role"] == "assistant");
+
+    /// <summary>The text of the first user message (the prompt; for a subagent, the task it was given).</summary>
+    public string FirstUserText =>
+        string.Join('\n', Messages.FirstOrDefault(m => (string?)m?["role"] == "user") is { } first ? Strings(first["content"]) : []);
+
     /// <summary>Names of the tools offered to the model (built-ins and <c>mcp__server__tool</c>).</summary>
     public IReadOnlyList<string> ToolNames =>
         (Body?["tools"] as JsonArray ?? []).Select(t => (string?)t?["name"]).OfType<string>().ToList();
@@ -82,6 +99,9 @@ public sealed class StubRequest
 
     /// <summary>True when <paramref name="text"/> occurs in any message string (not the system prompt).</summary>
     public bool MessagesContain(string text) => MessageTexts.Any(s => s.Contains(text, StringComparison.Ordinal));
+
+    /// <summary>True when <paramref name="text"/> occurs in the last message (the newest user input or tool results).</summary>
+    public bool LastMessageContains(string text) => LastMessageTexts.Any(s => s.Contains(text, StringComparison.Ordinal));
 
     /// <summary>The strings of the last message (the newest user input or tool results with their reminders).</summary>
     public IEnumerable<string> LastMessageTexts => Messages.Count == 0 ? [] : Strings(Messages[^1]);
