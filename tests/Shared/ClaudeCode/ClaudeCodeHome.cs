@@ -69,14 +69,15 @@ public sealed class ClaudeCodeHome : IDisposable
 
     /// <summary>
     /// Pre-answers the first-run screens of interactive mode (reference §0): onboarding done, the API key
-    /// approved (stored as given), and the workspace trust dialog accepted for <paramref name="directory"/>
+    /// approved, and the workspace trust dialog accepted for <paramref name="directory"/>
     /// (default: <see cref="ProjectDirectory"/>). Merged into whatever <c>~/.claude.json</c> already holds.
     /// </summary>
     public void PreApproveInteractive(string apiKey, string? directory = null)
     {
         var json = ReadClaudeJson();
         json["hasCompletedOnboarding"] = true;
-        json["customApiKeyResponses"] = new JsonObject { ["approved"] = new JsonArray(apiKey), ["rejected"] = new JsonArray() };
+        // 2.1.328 stores (and looks up) the key's last 20 characters, not the whole key as reference §0 says.
+        json["customApiKeyResponses"] = new JsonObject { ["approved"] = new JsonArray(apiKey[^Math.Min(20, apiKey.Length)..]), ["rejected"] = new JsonArray() };
         var projects = json["projects"] as JsonObject ?? [];
         json["projects"] = projects;
         var project = projects[directory ?? ProjectDirectory] as JsonObject ?? [];

@@ -14,6 +14,12 @@ public sealed class ClaudeCodeTmux : IAsyncDisposable
 {
     private const string SessionName = "claude";
 
+    /// <summary>
+    /// Shown in the footer under the prompt box once Claude Code 2.1.328 is ready for input (the permission-mode line,
+    /// e.g. "⏵⏵ auto mode on (shift+tab to cycle)"; interactive sessions start in auto mode).
+    /// </summary>
+    public const string PromptReadyText = "shift+tab to cycle";
+
     private ClaudeCodeTmux(string socketName, Guid sessionId)
     {
         SocketName = socketName;
