@@ -114,15 +114,49 @@ public sealed class ClaudeCodeTmux : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
+            // Claude writes ~/.claude.json (and a backup) as it exits on the hang-up: wait for the pane's process to be
+            // gone, so the test's HOME can be deleted after this returns.
+            var panePid = int.Parse((await RunTmuxAsync(timeout.Token, "display-message", "-p", "-t", SessionName, "#{pane_pid}")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var children = ChildProcesses(panePid);
             await RunTmuxAsync(timeout.Token, "kill-server");
+            foreach (var pid in children.Prepend(panePid))
+            {
+                await WaitForExitAsync(pid, timeout.Token);
+            }
         }
         catch (InvalidOperationException)
         {
             // Already gone.
         }
+        catch (FormatException)
+        {
+            // No pane left.
+        }
         catch (OperationCanceledException)
         {
             // Best effort.
+        }
+    }
+
+    // The pane runs the launch script, whose child is claude.
+    private static List<int> ChildProcesses(int parent)
+    {
+        var path = $"/proc/{parent}/task/{parent}/children";
+        return File.Exists(path)
+            ? File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToList()
+            : [];
+    }
+
+    private static async Task WaitForExitAsync(int pid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (ArgumentException)
+        {
+            // Already exited.
         }
     }
 
