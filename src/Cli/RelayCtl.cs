@@ -73,7 +73,14 @@ internal static class RelayCtl
             return ExitCodes.Usage;
         }
 
-        var configuration = new InvocationConfiguration { Output = context.Output, Error = context.Error, EnableDefaultExceptionHandler = false };
+        // Ctrl-C arrives through cancellationToken (Internal/Interrupts), not through System.CommandLine's own handler.
+        var configuration = new InvocationConfiguration
+        {
+            Output = context.Output,
+            Error = context.Error,
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = null,
+        };
         return await parseResult.InvokeAsync(configuration, cancellationToken);
     }
 

@@ -37,7 +37,7 @@ internal static class WatchCommand
             "relayctl watch api-refactor --kind reply --kind approval-requested",
             "relayctl watch --machine build-box-3 --since 10m",
             "relayctl watch --json | jq -c 'select(.event) | .event.kind'",
-            "relayctl watch --after 000000000000002a --json")
+            "relayctl watch api-refactor --after ev1234 --json")
         {
             session, machines, kinds, after, since, count, raw,
         };

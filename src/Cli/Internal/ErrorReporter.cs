@@ -57,6 +57,8 @@ internal static class ErrorReporter
             StatusCode.Unauthenticated => "not authenticated: " + detail + " (check --token, RELAY_TOKEN or 'relayctl login').",
             StatusCode.PermissionDenied => "permission denied: " + detail + " (ask an admin for a token with a higher role, or for a policy rule).",
             StatusCode.ResourceExhausted => "limit reached: " + detail + " (send less, or retry later).",
+            // The gRPC layer keeps only the message of a failed TLS handshake; .NET's says "The SSL connection could not be established".
+            StatusCode.Unavailable when detail.Contains("SSL", StringComparison.Ordinal) => TlsHint(detail),
             StatusCode.Unavailable => "broker unavailable: " + detail + " (check --broker and that the broker is running; retrying may help).",
             StatusCode.DeadlineExceeded => "timed out: " + detail + " (the broker did not answer in time; retry, or raise --timeout where the command has one).",
             StatusCode.Cancelled => "cancelled: " + detail,
