@@ -160,20 +160,34 @@ public sealed class ParsingTests : IDisposable
     }
 
     [Theory]
-    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
-    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
-    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
-    [InlineData(StatusCode.Unavailable, ExitCodes.Unavailable)]
-    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.Timeout)]
+    [InlineData(StatusCode.Cancelled, ExitCodes.Error)]
+    [InlineData(StatusCode.Unknown, ExitCodes.Error)]
     [InlineData(StatusCode.InvalidArgument, ExitCodes.Usage)]
+    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.Timeout)]
+    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
+    [InlineData(StatusCode.AlreadyExists, ExitCodes.Error)]
+    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.ResourceExhausted, ExitCodes.Error)]
     [InlineData(StatusCode.FailedPrecondition, ExitCodes.Error)]
+    [InlineData(StatusCode.Aborted, ExitCodes.Error)]
+    [InlineData(StatusCode.OutOfRange, ExitCodes.Usage)]
+    [InlineData(StatusCode.Unimplemented, ExitCodes.Error)]
     [InlineData(StatusCode.Internal, ExitCodes.Error)]
-    public void ErrorReporter_StatusCode_MapsToExitCode(StatusCode status, int exitCode)
+    [InlineData(StatusCode.Unavailable, ExitCodes.Unavailable)]
+    [InlineData(StatusCode.DataLoss, ExitCodes.Error)]
+    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
+    public void ErrorReporter_EveryErrorStatus_MapsToExitCodeWithAHint(StatusCode status, int exitCode)
     {
         using var error = new StringWriter();
 
         ErrorReporter.Report(new RpcException(new Status(status, "detail")), error).Should().Be(exitCode);
-        error.ToString().Should().StartWith("relayctl: ").And.Contain("detail").And.NotContain("   at ");
+        error.ToString().Should().StartWith("relayctl: ").And.Contain("detail (").And.EndWith(").\n").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void ErrorReporter_StatusCodes_AllCoveredByTheTheory()
+    {
+        System.Enum.GetValues<StatusCode>().Should().HaveCount(17, "a new status code needs a row in the theory above and in docs/relayctl.md");
     }
 
     public void Dispose() => _cli.Dispose();

@@ -45,14 +45,15 @@ internal static class ErrorReporter
     /// <summary>What went wrong, in the broker's words, and what to do about it.</summary>
     internal static string Explain(RpcException e)
     {
-        var detail = string.IsNullOrWhiteSpace(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail.TrimEnd();
+        // The broker's details are sentences; the hint in parentheses ends the line instead of their full stop.
+        var detail = string.IsNullOrWhiteSpace(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail.TrimEnd().TrimEnd('.');
         return e.StatusCode switch
         {
             StatusCode.InvalidArgument => "invalid request: " + detail + " (see 'relayctl <command> --help').",
             StatusCode.OutOfRange => "out of range: " + detail + " (for an old cursor, start again without --after, or use --since).",
             StatusCode.NotFound => "not found: " + detail + " (list what exists with 'relayctl sessions list', 'machines list' or 'approvals list').",
             StatusCode.AlreadyExists => "already exists: " + detail + " (choose another name or id).",
-            StatusCode.FailedPrecondition => "refused: " + detail,
+            StatusCode.FailedPrecondition => "refused: " + detail + " (the request does not fit the current state; check it with 'sessions show', 'approvals show' or 'policy show').",
             StatusCode.Aborted => "aborted: " + detail + " (a concurrent change won; read the current state and retry).",
             StatusCode.Unauthenticated => "not authenticated: " + detail + " (check --token, RELAY_TOKEN or 'relayctl login').",
             StatusCode.PermissionDenied => "permission denied: " + detail + " (ask an admin for a token with a higher role, or for a policy rule).",
@@ -61,7 +62,7 @@ internal static class ErrorReporter
             StatusCode.Unavailable when detail.Contains("SSL", StringComparison.Ordinal) => TlsHint(detail),
             StatusCode.Unavailable => "broker unavailable: " + detail + " (check --broker and that the broker is running; retrying may help).",
             StatusCode.DeadlineExceeded => "timed out: " + detail + " (the broker did not answer in time; retry, or raise --timeout where the command has one).",
-            StatusCode.Cancelled => "cancelled: " + detail,
+            StatusCode.Cancelled => "cancelled: " + detail + " (the call was cut off before it finished; retry).",
             StatusCode.Unimplemented => "the broker does not support this call: " + detail + " (upgrade relay-broker to the version of relayctl).",
             StatusCode.Internal or StatusCode.Unknown or StatusCode.DataLoss => "broker error: " + detail + " (details are in the broker's log; report it if it persists).",
             _ => detail,
