@@ -23,4 +23,7 @@ internal static class ExitCodes
 
     /// <summary>The answer did not come in time (a call's deadline, or <c>send --wait --timeout</c>).</summary>
     public const int Timeout = 6;
+
+    /// <summary>Ctrl-C or SIGTERM ended the command (128 + SIGINT, as shells report it); <c>watch</c> exits 0 instead.</summary>
+    public const int Interrupted = 130;
 }

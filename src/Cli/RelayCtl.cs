@@ -21,7 +21,9 @@ internal static class RelayCtl
             + Environment.NewLine + Environment.NewLine
             + "Connection: --broker/--token, else RELAY_BROKER/RELAY_TOKEN, else the profile written by 'relayctl login'."
             + Environment.NewLine
-            + "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 unauthenticated or permission denied, 5 unavailable, 6 timeout.");
+            + "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 unauthenticated or permission denied, 5 unavailable, 6 timeout."
+            + Environment.NewLine
+            + "Output: tables for people (colour on a terminal, off with NO_COLOR); --json for scripts (data only on stdout).");
         CommonOptions.AddTo(root);
         foreach (var option in root.Options.OfType<VersionOption>())
         {
@@ -42,7 +44,14 @@ internal static class RelayCtl
         root.Subcommands.Add(MachinesCommand.Create(context));
         root.Subcommands.Add(SessionsCommand.Create(context));
         root.Subcommands.Add(SendCommand.Create(context));
+        root.Subcommands.Add(WatchCommand.Create(context));
+        root.Subcommands.Add(ApprovalsCommand.Create(context));
+        root.Subcommands.Add(LaunchCommand.Create(context));
+        root.Subcommands.Add(StopCommand.Create(context));
+        root.Subcommands.Add(BriefingsCommand.Create(context));
+        root.Subcommands.Add(PolicyCommand.Create(context));
         root.Subcommands.Add(AuditCommand.Create(context));
+        root.Subcommands.Add(CompletionCommand.Create(context));
         return root;
     }
 
@@ -64,7 +73,14 @@ internal static class RelayCtl
             return ExitCodes.Usage;
         }
 
-        var configuration = new InvocationConfiguration { Output = context.Output, Error = context.Error, EnableDefaultExceptionHandler = false };
+        // Ctrl-C arrives through cancellationToken (Internal/Interrupts), not through System.CommandLine's own handler.
+        var configuration = new InvocationConfiguration
+        {
+            Output = context.Output,
+            Error = context.Error,
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = null,
+        };
         return await parseResult.InvokeAsync(configuration, cancellationToken);
     }
 

@@ -26,7 +26,27 @@ public sealed class ParsingTests : IDisposable
     [InlineData("send", "api", "hello", "--wait", "--timeout", "soon")]
     [InlineData("send", "api", "hello", "--timeout", "5m")]
     [InlineData("tokens", "list", "--limit", "many")]
-    [InlineData("watch")]
+    [InlineData("watch", "--after", "ev1", "--since", "5m")]
+    [InlineData("watch", "--count", "0")]
+    [InlineData("watch", "--kind", "everything")]
+    [InlineData("sessions", "history")]
+    [InlineData("sessions", "search")]
+    [InlineData("sessions", "search", "x", "--kind", "hook")]
+    [InlineData("approvals", "allow")]
+    [InlineData("approvals", "list", "--all", "--status", "pending")]
+    [InlineData("approvals", "list", "--status", "maybe")]
+    [InlineData("launch", "--cwd", "/srv")]
+    [InlineData("launch", "--machine", "m", "--timeout", "5m")]
+    [InlineData("stop")]
+    [InlineData("stop", "s", "--timeout", "5s")]
+    [InlineData("stop", "s", "--grace-period", "never")]
+    [InlineData("briefings", "set", "reviewer")]
+    [InlineData("briefings", "set", "reviewer", "text", "--file", "x.md")]
+    [InlineData("briefings", "get")]
+    [InlineData("policy", "set")]
+    [InlineData("policy", "set", "p.json", "--force", "--if-match", "e1")]
+    [InlineData("completion")]
+    [InlineData("completion", "powershell")]
     public async Task Invoke_BadCommandLine_ExplainsOnStderrAndExits2(params string[] args)
     {
         var result = await _cli.RunAsync(args);
@@ -88,19 +108,17 @@ public sealed class ParsingTests : IDisposable
     }
 
     [Fact]
-    public async Task Help_Root_ListsOnlyImplementedCommands()
+    public async Task Help_Root_ListsEveryCommand()
     {
         var result = await _cli.RunAsync("--help");
 
         result.ExitCode.Should().Be(ExitCodes.Success);
-        foreach (var command in new[] { "status", "login", "tokens", "machines", "sessions", "send", "audit" })
+        foreach (var command in new[]
+        {
+            "status", "login", "tokens", "machines", "sessions", "send", "watch", "approvals", "launch", "stop", "briefings", "policy", "audit", "completion",
+        })
         {
             result.Stdout.Should().Contain("  " + command + " ");
-        }
-
-        foreach (var missing in new[] { "watch", "approvals", "launch", "stop", "briefings", "policy" })
-        {
-            result.Stdout.Should().NotContain("  " + missing + " ");
         }
     }
 
@@ -142,20 +160,34 @@ public sealed class ParsingTests : IDisposable
     }
 
     [Theory]
-    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
-    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
-    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
-    [InlineData(StatusCode.Unavailable, ExitCodes.Unavailable)]
-    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.Timeout)]
+    [InlineData(StatusCode.Cancelled, ExitCodes.Error)]
+    [InlineData(StatusCode.Unknown, ExitCodes.Error)]
     [InlineData(StatusCode.InvalidArgument, ExitCodes.Usage)]
+    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.Timeout)]
+    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
+    [InlineData(StatusCode.AlreadyExists, ExitCodes.Error)]
+    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.ResourceExhausted, ExitCodes.Error)]
     [InlineData(StatusCode.FailedPrecondition, ExitCodes.Error)]
+    [InlineData(StatusCode.Aborted, ExitCodes.Error)]
+    [InlineData(StatusCode.OutOfRange, ExitCodes.Usage)]
+    [InlineData(StatusCode.Unimplemented, ExitCodes.Error)]
     [InlineData(StatusCode.Internal, ExitCodes.Error)]
-    public void ErrorReporter_StatusCode_MapsToExitCode(StatusCode status, int exitCode)
+    [InlineData(StatusCode.Unavailable, ExitCodes.Unavailable)]
+    [InlineData(StatusCode.DataLoss, ExitCodes.Error)]
+    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
+    public void ErrorReporter_EveryErrorStatus_MapsToExitCodeWithAHint(StatusCode status, int exitCode)
     {
         using var error = new StringWriter();
 
         ErrorReporter.Report(new RpcException(new Status(status, "detail")), error).Should().Be(exitCode);
-        error.ToString().Should().StartWith("relayctl: ").And.Contain("detail").And.NotContain("   at ");
+        error.ToString().Should().StartWith("relayctl: ").And.Contain("detail (").And.EndWith(").\n").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void ErrorReporter_StatusCodes_AllCoveredByTheTheory()
+    {
+        System.Enum.GetValues<StatusCode>().Should().HaveCount(17, "a new status code needs a row in the theory above and in docs/relayctl.md");
     }
 
     public void Dispose() => _cli.Dispose();

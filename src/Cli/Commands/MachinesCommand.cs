@@ -52,7 +52,7 @@ internal static class MachinesCommand
                 ["NAME", "ID", "ONLINE", "SESSIONS", "HOST", "AGENT", "LAST SEEN"],
                 response.Machines.Select(m => (IReadOnlyList<string>)
                 [
-                    m.Name, m.MachineId, m.RevokedAt is null ? Show.YesNo(m.Online) : "revoked", Show.Number(m.LiveSessions),
+                    m.Name, m.MachineId, m.RevokedAt is null ? call.Printer.Paint(Show.YesNo(m.Online), Tones.Online(m.Online)) : call.Printer.Paint("revoked", Tone.Bad), Show.Number(m.LiveSessions),
                     Show.Text(m.Hostname), Show.Text(m.AgentVersion), Show.Time(m.LastSeenAt),
                 ]));
             call.Printer.NextPage(response.NextPageToken);

@@ -23,10 +23,11 @@ internal static class SendCommand
         var timeout = BrokerAction.DurationOption("--timeout", "With --wait: how long to wait for the reply (default 5m); exit code 6 when it does not come.");
         var machine = SessionsCommand.MachineScopeOption();
         var command = new RelayCommand("send",
-            "Send a prompt to a session. Prints the prompt id, or with --wait the reply.",
+            "Send a prompt to a session (named by Relay id, Claude session id, launch id, name or id prefix). Prints the prompt id, or with --wait the reply.",
             "relayctl send api-refactor \"run the tests and summarise failures\"",
             "git diff | relayctl send 3f2a9c - --wait --timeout 10m",
-            "relayctl send api-refactor \"status?\" --wait --json | jq -r '.replies[0].text'")
+            "relayctl send api-refactor \"status?\" --wait --json | jq -r '.replies[0].text'",
+            "relayctl send 0b4f1e2a-... \"continue\" --machine build-box-3")
         {
             session, text, wait, timeout, machine,
         };
@@ -58,14 +59,19 @@ internal static class SendCommand
             };
             var waitFor = call.ParseResult.GetValue(timeout) ?? DefaultWait;
             var waiting = call.ParseResult.GetValue(wait);
+            SendPromptResponse response;
             if (waiting)
             {
                 request.WaitUntil = PromptStatus.Replied;
                 request.WaitTimeout = Duration.FromTimeSpan(waitFor);
-                call.Printer.Note("Sent prompt " + request.PromptId + "; waiting up to " + waitFor + " for the reply...");
+                await using var spinner = Spinner.Start(context, "Sent prompt " + request.PromptId + "; waiting up to " + Show.Duration(waitFor) + " for the reply...");
+                response = await call.Admin.SendPromptAsync(request, BrokerConnection.Call(cancellationToken, waitFor + DeadlineMargin));
+            }
+            else
+            {
+                response = await call.Admin.SendPromptAsync(request, BrokerConnection.Call(cancellationToken));
             }
 
-            var response = await call.Admin.SendPromptAsync(request, BrokerConnection.Call(cancellationToken, waiting ? waitFor + DeadlineMargin : null));
             if (call.Printer.Json)
             {
                 call.Printer.Message(response);
@@ -81,7 +87,8 @@ internal static class SendCommand
         if (!printer.Json)
         {
             printer.Output.WriteLine(response.Prompt.PromptId);
-            printer.Note("Prompt " + Show.Enum(response.Prompt.Status) + " for session " + Show.Text(response.Prompt.SessionName) + ".");
+            printer.Note("Prompt " + Show.Enum(response.Prompt.Status) + " for session "
+                + (string.IsNullOrEmpty(response.Prompt.SessionName) ? response.Prompt.SessionId : response.Prompt.SessionName) + ".");
         }
 
         return ExitCodes.Success;
@@ -98,7 +105,8 @@ internal static class SendCommand
 
         if (response.WaitTimedOut || response.Replies.Count == 0)
         {
-            printer.Note("relayctl: no reply within " + waitFor + "; prompt " + prompt.PromptId + " is " + Show.Enum(prompt.Status) + ".");
+            printer.Note("relayctl: no reply within " + Show.Duration(waitFor) + "; prompt " + prompt.PromptId + " is " + Show.Enum(prompt.Status)
+                + " (a reply may still come: follow it with 'relayctl watch " + prompt.SessionId + " --kind reply', or wait longer with --timeout).");
             return ExitCodes.Timeout;
         }
 

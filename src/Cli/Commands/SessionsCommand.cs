@@ -4,17 +4,21 @@ using Relay.Protocol.V1;
 
 namespace Relay.Cli.Commands;
 
-/// <summary><c>relayctl sessions list|show</c>.</summary>
+/// <summary><c>relayctl sessions list|show|history|search</c>.</summary>
 internal static class SessionsCommand
 {
     public static Command Create(CliContext context)
     {
         var command = new RelayCommand("sessions",
-            "List and inspect Claude Code sessions on every machine.",
+            "List and inspect Claude Code sessions on every machine, read their history and search what was said.",
             "relayctl sessions list --machine build-box-3",
-            "relayctl sessions show api-refactor");
+            "relayctl sessions show api-refactor",
+            "relayctl sessions history api-refactor --newest-first --limit 20",
+            "relayctl sessions search \"migration failed\"");
         command.Subcommands.Add(ListCommand(context));
         command.Subcommands.Add(ShowCommand(context));
+        command.Subcommands.Add(SessionsHistoryCommand.Create(context));
+        command.Subcommands.Add(SessionsSearchCommand.Create(context));
         return command;
     }
 
@@ -31,7 +35,7 @@ internal static class SessionsCommand
             ["ID", "NAME", "MACHINE", "STATUS", "CHANNEL", "CWD", "LAST ACTIVITY"],
             sessions.Select(s => (IReadOnlyList<string>)
             [
-                s.SessionId, Show.Text(s.Name), Show.Text(s.MachineName), Show.Enum(s.Status),
+                s.SessionId, Show.Text(s.Name), Show.Text(s.MachineName), printer.State(s.Status),
                 Show.YesNo(s.ChannelAttached), Show.Text(s.Cwd), Show.Time(s.LastActivityAt),
             ]));
 
@@ -102,7 +106,7 @@ internal static class SessionsCommand
             call.Printer.Fields(
             [
                 ("ID", s.SessionId), ("Name", Show.Text(s.Name)), ("Machine", Show.Text(s.MachineName)),
-                ("Status", Show.Enum(s.Status) + (s.EndReason == SessionEndReason.Unspecified ? string.Empty : " (" + Show.Enum(s.EndReason) + ")")),
+                ("Status", call.Printer.State(s.Status) + (s.EndReason == SessionEndReason.Unspecified ? string.Empty : " (" + Show.Enum(s.EndReason) + ")")),
                 ("Machine online", Show.YesNo(s.MachineOnline)), ("Channel", Show.YesNo(s.ChannelAttached)),
                 ("Directory", Show.Text(s.Cwd)), ("Claude session", Show.Text(s.ClaudeSessionId)), ("Launch", Show.Text(s.LaunchId)),
                 ("Model", Show.Text(s.Model)), ("Created", Show.Time(s.CreatedAt)), ("Last activity", Show.Time(s.LastActivityAt)),
@@ -113,7 +117,7 @@ internal static class SessionsCommand
                 call.Printer.Output.WriteLine();
                 call.Printer.Table(
                     ["PROMPT", "STATUS", "FROM", "TEXT"],
-                    response.OpenPrompts.Select(p => (IReadOnlyList<string>)[p.PromptId, Show.Enum(p.Status), Show.Principal(p.Sender), Show.Excerpt(p.Text)]));
+                    response.OpenPrompts.Select(p => (IReadOnlyList<string>)[p.PromptId, call.Printer.State(p.Status), Show.Principal(p.Sender), Show.Excerpt(p.Text)]));
             }
 
             if (response.PendingApprovals.Count > 0)

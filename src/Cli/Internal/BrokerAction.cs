@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Relay.Cli.Options;
+using Relay.Grpc;
 using Relay.Protocol.V1;
 
 namespace Relay.Cli.Internal;
@@ -20,6 +21,11 @@ internal static class BrokerAction
                 using var connection = BrokerConnection.Open(settings);
                 var printer = new Printer(context, parseResult.GetValue(CommonOptions.Json));
                 return await run(new BrokerCall(parseResult, printer, connection.Admin, settings), cancellationToken);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                await context.Error.WriteLineAsync("relayctl: interrupted.");
+                return ExitCodes.Interrupted;
             }
             catch (Exception e)
             {

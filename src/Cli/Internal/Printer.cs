@@ -6,16 +6,20 @@ using Google.Protobuf.WellKnownTypes;
 namespace Relay.Cli.Internal;
 
 /// <summary>
-/// Writes a command's result: JSON data only on stdout with <c>--json</c>, aligned plain tables otherwise. Notes for
-/// people (hints, next-page tokens) always go to stderr so that stdout stays parseable.
+/// Writes a command's result: JSON data only on stdout with <c>--json</c>, aligned tables otherwise (coloured only on a
+/// terminal, never with NO_COLOR). Notes for people (hints, next-page tokens) always go to stderr so that stdout stays
+/// parseable.
 /// </summary>
 internal sealed class Printer(CliContext context, bool json)
 {
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default
+    /// <summary>The one JSON shape relayctl prints: proto field names (snake_case), default values included, one line.</summary>
+    public static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default
         .WithPreserveProtoFieldNames(true)
         .WithFormatDefaultValues(true));
 
     public bool Json { get; } = json;
+
+    public bool Color { get; } = !json && context.UseColor;
 
     public TextWriter Output => context.Output;
 
@@ -25,17 +29,20 @@ internal sealed class Printer(CliContext context, bool json)
 
     public void Note(string text) => Error.WriteLine(text);
 
-    /// <summary>Columns padded to their widest cell; the last column is not padded.</summary>
+    /// <summary><paramref name="text"/> in <paramref name="tone"/> when colour is on; as is otherwise.</summary>
+    public string Paint(string text, Tone tone) => Color ? Ansi.Paint(text, tone) : text;
+
+    /// <summary>Columns padded to their widest cell; the last column is not padded. Cells may be painted.</summary>
     public void Table(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
     {
-        var all = new List<IReadOnlyList<string>> { headers };
+        var all = new List<IReadOnlyList<string>> { headers.Select(h => Paint(h, Tone.Header)).ToList() };
         all.AddRange(rows);
         var widths = new int[headers.Count];
         foreach (var row in all)
         {
             for (var i = 0; i < headers.Count; i++)
             {
-                widths[i] = Math.Max(widths[i], i < row.Count ? row[i].Length : 0);
+                widths[i] = Math.Max(widths[i], i < row.Count ? Ansi.VisibleLength(row[i]) : 0);
             }
         }
 
@@ -46,7 +53,11 @@ internal sealed class Printer(CliContext context, bool json)
             for (var i = 0; i < headers.Count; i++)
             {
                 var cell = i < row.Count ? row[i] : string.Empty;
-                line.Append(i == headers.Count - 1 ? cell : cell.PadRight(widths[i] + 2));
+                line.Append(cell);
+                if (i < headers.Count - 1)
+                {
+                    line.Append(' ', widths[i] - Ansi.VisibleLength(cell) + 2);
+                }
             }
 
             Output.WriteLine(line.ToString().TrimEnd());
@@ -65,7 +76,7 @@ internal sealed class Printer(CliContext context, bool json)
         var width = list.Max(f => f.Label.Length) + 2;
         foreach (var (label, value) in list)
         {
-            Output.WriteLine((label + ":").PadRight(width) + value);
+            Output.WriteLine(Paint((label + ":").PadRight(width), Tone.Header) + value);
         }
     }
 
@@ -89,6 +100,38 @@ internal static class Show
     public static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     public static string YesNo(bool value) => value ? "yes" : "no";
+
+    /// <summary>A duration as people write it: 90s, 5m, 1h30m.</summary>
+    public static string Duration(TimeSpan value)
+    {
+        if (value < TimeSpan.FromSeconds(1))
+        {
+            return ((int)value.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+        }
+
+        var builder = new StringBuilder();
+        if (value.Days > 0)
+        {
+            builder.Append(value.Days.ToString(CultureInfo.InvariantCulture)).Append('d');
+        }
+
+        if (value.Hours > 0)
+        {
+            builder.Append(value.Hours.ToString(CultureInfo.InvariantCulture)).Append('h');
+        }
+
+        if (value.Minutes > 0)
+        {
+            builder.Append(value.Minutes.ToString(CultureInfo.InvariantCulture)).Append('m');
+        }
+
+        if (value.Seconds > 0)
+        {
+            builder.Append(value.Seconds.ToString(CultureInfo.InvariantCulture)).Append('s');
+        }
+
+        return builder.ToString();
+    }
 
     /// <summary>One line, at most <paramref name="max"/> characters.</summary>
     public static string Excerpt(string? value, int max = 60)

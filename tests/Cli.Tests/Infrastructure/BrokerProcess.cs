@@ -9,13 +9,22 @@ namespace Relay.Cli.Tests.Infrastructure;
 /// </summary>
 public sealed class BrokerProcess : IAsyncLifetime
 {
-    private const string ListeningLine = "Now listening on: http://";
+    private const string ListeningLine = "Now listening on: ";
 
     private readonly TempDirectory _dataDirectory = new("relay-cli-broker-");
+    private readonly IReadOnlyList<string> _extraArguments;
     private readonly TaskCompletionSource<string> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _log = [];
     private Process? _process;
     private Task? _pump;
+
+    public BrokerProcess()
+        : this([])
+    {
+    }
+
+    /// <summary>A broker started with more arguments, e.g. <c>--tls-cert</c> and <c>--tls-key</c>.</summary>
+    internal BrokerProcess(IReadOnlyList<string> extraArguments) => _extraArguments = extraArguments;
 
     /// <summary>The broker's gRPC address, e.g. <c>127.0.0.1:41234</c>.</summary>
     public string Address { get; private set; } = string.Empty;
@@ -27,7 +36,7 @@ public sealed class BrokerProcess : IAsyncLifetime
     {
         using var timeout = TestTimeout.Start();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "relay-broker.dll"), "run", "--listen", "127.0.0.1:0", "--data-dir", _dataDirectory.Path })
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "relay-broker.dll"), "run", "--listen", "127.0.0.1:0", "--data-dir", _dataDirectory.Path }.Concat(_extraArguments))
         {
             start.ArgumentList.Add(arg);
         }
@@ -92,10 +101,12 @@ public sealed class BrokerProcess : IAsyncLifetime
                 _log.Add(line);
             }
 
+            // "Now listening on: http://127.0.0.1:41234" (https:// with TLS); Address is host:port either way.
             var at = line.IndexOf(ListeningLine, StringComparison.Ordinal);
-            if (at >= 0)
+            var scheme = at < 0 ? -1 : line.IndexOf("://", at, StringComparison.Ordinal);
+            if (scheme >= 0)
             {
-                _address.TrySetResult(line[(at + ListeningLine.Length)..].Trim());
+                _address.TrySetResult(line[(scheme + 3)..].Trim());
             }
         }
     }
