@@ -62,11 +62,12 @@ internal static class TextDiff
     private static void AppendHunk(StringBuilder output, List<Edit> edits, int start, int end)
     {
         var hunk = edits.GetRange(start, end - start);
-        var oldStart = hunk.Find(e => e.Kind != '+').OldLine;
-        var newStart = hunk.Find(e => e.Kind != '-').NewLine;
         var oldCount = hunk.Count(e => e.Kind != '+');
         var newCount = hunk.Count(e => e.Kind != '-');
-        output.Append(CultureInfo.InvariantCulture, $"@@ -{(oldCount == 0 ? oldStart - 1 : oldStart)},{oldCount} +{(newCount == 0 ? newStart - 1 : newStart)},{newCount} @@\n");
+        // A side with no lines in the hunk is named by the line before it (0 for the start of the file).
+        var oldStart = oldCount == 0 ? hunk[0].OldLine - 1 : hunk.Find(e => e.Kind != '+').OldLine;
+        var newStart = newCount == 0 ? hunk[0].NewLine - 1 : hunk.Find(e => e.Kind != '-').NewLine;
+        output.Append(CultureInfo.InvariantCulture, $"@@ -{oldStart},{oldCount} +{newStart},{newCount} @@\n");
         foreach (var edit in hunk)
         {
             output.Append(edit.Kind).Append(edit.Text).Append('\n');
@@ -140,15 +141,16 @@ internal static class TextDiff
                 x++;
                 y++;
             }
-            else if (y < b.Length && (x == a.Length || table[x, y + 1] >= table[x + 1, y]))
+            else if (x < a.Length && (y == b.Length || table[x + 1, y] >= table[x, y + 1]))
             {
-                edits.Add(new Edit('+', b[y], offset + x + 1, offset + y + 1));
-                y++;
+                // Removals before additions, as diff(1) shows a replaced line.
+                edits.Add(new Edit('-', a[x], offset + x + 1, offset + y + 1));
+                x++;
             }
             else
             {
-                edits.Add(new Edit('-', a[x], offset + x + 1, offset + y + 1));
-                x++;
+                edits.Add(new Edit('+', b[y], offset + x + 1, offset + y + 1));
+                y++;
             }
         }
     }
