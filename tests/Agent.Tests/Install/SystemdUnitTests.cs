@@ -8,7 +8,7 @@ namespace Relay.Agent.Tests.Install;
 /// <summary>deploy/systemd/relay-agent.service is a valid user unit that keeps launched sessions alive.</summary>
 public sealed class SystemdUnitTests(ITestOutputHelper output)
 {
-    private static readonly string UnitFile = Path.Combine(RepositoryRoot(), "deploy", "systemd", "relay-agent.service");
+    private static readonly string UnitFile = Path.Combine(Repository.Root, "deploy", "systemd", "relay-agent.service");
 
     [Fact]
     public void Unit_RunsTheAgentAndLeavesTmuxSessionsAlone()
@@ -59,18 +59,5 @@ public sealed class SystemdUnitTests(ITestOutputHelper output)
         // Unknown keys and bad values are only warnings (exit 0): any output at all is a finding.
         process.ExitCode.Should().Be(0, await stderr);
         (await stdout + await stderr).Trim().Should().BeEmpty();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Relay.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Relay.sln not found above " + AppContext.BaseDirectory);
     }
 }
