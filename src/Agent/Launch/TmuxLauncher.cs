@@ -309,7 +309,7 @@ internal sealed partial class TmuxLauncher : ISessionLauncher
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         using var timer = new PeriodicTimer(_options.PollInterval, _time);
         string? screen = null;
-        int ready = 0, blocked = 0, answers = 0;
+        int ready = 0, blocked = 0, answers = 0, deadWithoutStatus = 0;
         long lastAnswer = 0;
         try
         {
@@ -322,11 +322,18 @@ internal sealed partial class TmuxLauncher : ISessionLauncher
                     return "Claude exited at once (its tmux session is gone).";
                 }
 
+                // tmux may see the pty close before it reaps the process: give the exit status a few polls to appear
+                // (it never does for a child that exits before its pane is fully set up).
+                if (state.Value.Dead && state.Value.Status.Length == 0 && ++deadWithoutStatus < StableFrames * 5)
+                {
+                    continue;
+                }
+
                 if (state.Value.Dead)
                 {
                     // With history: the dead-pane notice can push the last output off the visible screen.
                     screen = await tmux.CapturePaneAsync(pane, cancellationToken, historyLines: 200).ConfigureAwait(false) ?? screen;
-                    return "Claude exited at once (exit status " + state.Value.Status + "). Last lines:\n" + ClaudeScreen.LastLines(screen);
+                    return "Claude exited at once (exit status " + (state.Value.Status.Length > 0 ? state.Value.Status : "unknown") + "). Last lines:\n" + ClaudeScreen.LastLines(screen);
                 }
 
                 var seen = ClaudeScreen.Classify(screen);

@@ -125,7 +125,9 @@ public sealed class TmuxLauncherTests
         var outcome = await bed.CreateLauncher().LaunchAsync(bed.Spec("dies"), timeout.Token);
 
         outcome.Started.Should().BeFalse();
-        outcome.Error.Should().Contain("exited at once").And.Contain("status 3").And.Contain("something is badly wrong");
+        outcome.Error.Should().Contain("exited at once").And.Contain("something is badly wrong");
+        // tmux loses the status of a child that exits before its pane is fully set up (seen in about 1 of 5 runs).
+        outcome.Error.Should().MatchRegex(@"exit status (3|unknown)\)");
         bed.HasSession("dies").Should().BeFalse();
     }
 
