@@ -10,7 +10,8 @@ namespace Relay.Agent.Hosting;
 /// (HTTP/1.1) on 127.0.0.1. Once Kestrel has bound them the socket is made 0600; the hook port actually bound is
 /// published for status and tests.
 /// </summary>
-internal sealed partial class LocalEndpoints(LocalSocket socket, IServer server, ILogger<LocalEndpoints> logger) : IHostedLifecycleService
+// IServiceProvider, not IServer: Kestrel's options (which call Listen) are built while IServer is being constructed.
+internal sealed partial class LocalEndpoints(LocalSocket socket, IServiceProvider services, ILogger<LocalEndpoints> logger) : IHostedLifecycleService
 {
     /// <summary>The Unix socket path.</summary>
     public string SocketPath => socket.Path;
@@ -45,7 +46,7 @@ internal sealed partial class LocalEndpoints(LocalSocket socket, IServer server,
     {
         socket.RestrictMode();
         const string loopback = "http://127.0.0.1:";
-        var hookAddress = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith(loopback, StringComparison.Ordinal));
+        var hookAddress = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith(loopback, StringComparison.Ordinal));
         HookPort = hookAddress is null ? ConfiguredHookPort : int.Parse(hookAddress.AsSpan(loopback.Length).TrimEnd('/'), System.Globalization.CultureInfo.InvariantCulture);
         Log.Listening(logger, socket.Path, HookUrl);
         return Task.CompletedTask;
