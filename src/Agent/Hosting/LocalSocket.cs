@@ -43,6 +43,7 @@ internal sealed class LocalSocket : IDisposable
         PrepareDirectory(directory);
 
         var lockPath = path + ".lock";
+        var pidPath = path + ".pid";
         FileStream lockFile;
         try
         {
@@ -58,15 +59,13 @@ internal sealed class LocalSocket : IDisposable
         catch (IOException)
         {
             throw new AgentStartupException(
-                "Another relay-agent is already running on " + path + OwnerOf(lockPath) + ". Stop it first (systemctl --user stop relay-agent), or give this one its own RELAY_AGENT_SOCKET.", 1);
+                "Another relay-agent is already running on " + path + OwnerOf(pidPath) + ". Stop it first (systemctl --user stop relay-agent), or give this one its own RELAY_AGENT_SOCKET.", 1);
         }
 
         try
         {
-            lockFile.SetLength(0);
-            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-            lockFile.Write(pid);
-            lockFile.Flush();
+            // The pid goes into a file of its own: the locked file cannot be read by anyone else (.NET locks on read too).
+            File.WriteAllText(pidPath, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
             RemoveStaleSocket(path);
             return new LocalSocket(path, lockFile);
         }
@@ -178,16 +177,14 @@ internal sealed class LocalSocket : IDisposable
     private static AgentStartupException SomebodyServes(string path) => new(
         "Something already serves " + path + " (a relay-agent started without its lock file?). Stop it, or set RELAY_AGENT_SOCKET to another path.", 1);
 
-    private static string OwnerOf(string lockPath)
+    private static string OwnerOf(string pidPath)
     {
         try
         {
-            using var reader = new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var text = new StreamReader(reader);
-            var pid = text.ReadLine()?.Trim();
-            return string.IsNullOrEmpty(pid) ? string.Empty : " (pid " + pid + ")";
+            var pid = File.ReadAllText(pidPath).Trim();
+            return pid.Length is > 0 and < 12 ? " (pid " + pid + ")" : string.Empty;
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return string.Empty;
         }
