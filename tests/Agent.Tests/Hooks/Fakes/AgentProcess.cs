@@ -9,9 +9,9 @@ internal static class AgentProcess
     public static string? AppHost => File.Exists(Path.Combine(AppContext.BaseDirectory, "relay-agent")) ? Path.Combine(AppContext.BaseDirectory, "relay-agent") : null;
 
     public static async Task<ProcessResult> RunAsync(
-        IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment, string? stdin, CancellationToken cancellationToken)
+        IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment, string? stdin, CancellationToken cancellationToken, string? program = null)
     {
-        var start = StartInfo(args, environment);
+        var start = StartInfo(args, environment, program);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
@@ -48,10 +48,14 @@ internal static class AgentProcess
     public static string CommandLine(params string[] args) =>
         (AppHost is { } host ? Quote(host) : "dotnet " + Quote(Path.Combine(AppContext.BaseDirectory, "relay-agent.dll"))) + " " + string.Join(' ', args.Select(Quote));
 
-    private static ProcessStartInfo StartInfo(IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
+    private static ProcessStartInfo StartInfo(IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment, string? program = null)
     {
         ProcessStartInfo start;
-        if (AppHost is { } host)
+        if (program is not null)
+        {
+            start = new ProcessStartInfo(program);
+        }
+        else if (AppHost is { } host)
         {
             start = new ProcessStartInfo(host);
         }
