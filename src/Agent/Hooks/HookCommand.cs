@@ -24,8 +24,11 @@ internal static class HookCommand
     /// <summary>The longest hook input read from stdin; SessionStart inputs are well under a kilobyte.</summary>
     public const int MaxInputBytes = 1024 * 1024;
 
-    /// <summary>How long the agent has to answer, connection included.</summary>
+    /// <summary>How long the agent has to answer, connection included (unless <see cref="DeadlineVariable"/> says otherwise).</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
+
+    /// <summary>Overrides <see cref="Deadline"/> in milliseconds (100–30000), for machines too slow or too loaded for one second.</summary>
+    public const string DeadlineVariable = "RELAY_AGENT_HOOK_TIMEOUT_MS";
 
     /// <summary>Shells Claude Code runs a shell-form hook with (<c>sh -c</c>); the hook's Claude is then the grandparent.</summary>
     private static readonly string[] Shells = ["sh", "bash", "dash", "zsh", "ash", "ksh"];
@@ -44,7 +47,10 @@ internal static class HookCommand
     public static async Task<int> RunAsync(Stream stdin, TextWriter stdout, TextWriter stderr, Func<string, string?> environment)
     {
         var receivedAt = DateTimeOffset.UtcNow;
-        using var budget = new CancellationTokenSource(Deadline);
+        var deadline = int.TryParse(environment(DeadlineVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 100, 30_000))
+            : Deadline;
+        using var budget = new CancellationTokenSource(deadline);
         string rawJson;
         try
         {
@@ -71,9 +77,9 @@ internal static class HookCommand
         var socket = LocalAgentPaths.Socket(environment);
         try
         {
-            using var channel = GrpcChannel.ForAddress("unix:" + socket, new GrpcChannelOptions { ConnectTimeout = Deadline });
+            using var channel = GrpcChannel.ForAddress("unix:" + socket, new GrpcChannelOptions { ConnectTimeout = deadline });
             var client = new LocalAgent.LocalAgentClient(channel);
-            var response = await client.HookAsync(request, deadline: DateTime.UtcNow + Deadline, cancellationToken: budget.Token);
+            var response = await client.HookAsync(request, deadline: DateTime.UtcNow + deadline, cancellationToken: budget.Token);
             if (response.OutputJson.Length > 0)
             {
                 await stdout.WriteLineAsync(response.OutputJson);
@@ -90,7 +96,7 @@ internal static class HookCommand
         }
         catch (Exception ex) when (ex is RpcException or OperationCanceledException or IOException or System.Net.Sockets.SocketException or HttpRequestException)
         {
-            return await DropAsync(request, environment, stderr, Reason(ex, socket));
+            return await DropAsync(request, environment, stderr, Reason(ex, socket, deadline, budget.IsCancellationRequested));
         }
     }
 
@@ -109,10 +115,11 @@ internal static class HookCommand
         return 0;
     }
 
-    private static string Reason(Exception ex, string socket) => ex switch
+    private static string Reason(Exception ex, string socket, TimeSpan deadline, bool outOfTime) => ex switch
     {
-        RpcException rpc when rpc.StatusCode == StatusCode.DeadlineExceeded => "the agent did not answer within " + Deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
-        OperationCanceledException => "the agent did not answer within " + Deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
+        _ when outOfTime => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
+        RpcException rpc when rpc.StatusCode == StatusCode.DeadlineExceeded => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
+        OperationCanceledException => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
         RpcException rpc => "the agent at " + socket + " is not reachable (" + rpc.StatusCode + ": " + rpc.Status.Detail + ")",
         _ => "the agent at " + socket + " is not reachable (" + ex.Message + ")",
     };

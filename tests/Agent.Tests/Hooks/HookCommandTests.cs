@@ -10,6 +10,9 @@ namespace Relay.Agent.Tests.Hooks;
 /// <summary><c>relay-agent hook</c>, the built binary, against a running test agent or none.</summary>
 public sealed class HookCommandTests
 {
+    // The happy paths must not depend on how loaded the test machine is; the one-second default is tested with a stuck agent.
+    private const string Patient = "20000";
+
     [Fact]
     public async Task Hook_AgentUp_PrintsTheAgentsAnswerAndTheEventIsSpooledOnce()
     {
@@ -22,6 +25,7 @@ public sealed class HookCommandTests
             ["RELAY_LAUNCH_ID"] = "launch-7",
             ["CLAUDE_CODE_SESSION_ID"] = sessionId,
             ["CLAUDE_PROJECT_DIR"] = "/home/dev/project",
+            [HookCommand.DeadlineVariable] = Patient,
         };
 
         var result = await AgentProcess.RunAsync(["hook"], environment, HookPayloads.SessionStart(sessionId), timeout.Token);
@@ -47,7 +51,8 @@ public sealed class HookCommandTests
         await using var agent = await TestAgent.StartAsync(timeout.Token);
 
         // Shell form: Claude runs `sh -c "<command>"`; the trailing ': ' keeps sh from exec'ing the command in its place.
-        var result = await AgentProcess.RunAsync(["-c", AgentProcess.CommandLine("hook") + "; :"], agent.Paths.Environment, HookPayloads.SessionStart(), timeout.Token, program: "/bin/sh");
+        var environment = new Dictionary<string, string>(agent.Paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+        var result = await AgentProcess.RunAsync(["-c", AgentProcess.CommandLine("hook") + "; :"], environment, HookPayloads.SessionStart(), timeout.Token, program: "/bin/sh");
 
         result.ExitCode.Should().Be(0, result.Stderr);
         agent.Spool.HookEvents.Should().ContainSingle().Which.Session.ClaudePid.Should().Be(Environment.ProcessId);
@@ -99,7 +104,8 @@ public sealed class HookCommandTests
         using var timeout = TestTimeout.Start();
         await using var agent = await TestAgent.StartAsync(timeout.Token);
 
-        var result = await AgentProcess.RunAsync(["hook"], agent.Paths.Environment, "not json", timeout.Token);
+        var environment = new Dictionary<string, string>(agent.Paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+        var result = await AgentProcess.RunAsync(["hook"], environment, "not json", timeout.Token);
 
         result.ExitCode.Should().Be(0);
         result.Stdout.Should().BeEmpty();
