@@ -18,6 +18,12 @@ internal static class AgentCommandLine
     /// <summary>Parses and runs <paramref name="args"/>; usage errors print on stderr and exit 2.</summary>
     public static async Task<int> InvokeAsync(string[] args)
     {
+        if (args is ["hook"])
+        {
+            // Claude Code waits for the hook client on every session start: skip building the command tree.
+            return await HookCommand.RunAsync(Console.OpenStandardInput(), Console.Out, Console.Error, Environment.GetEnvironmentVariable);
+        }
+
         var parseResult = BuildRootCommand().Parse(args);
         if (parseResult.Errors.Count > 0)
         {

@@ -1,4 +1,5 @@
 using Relay.Agent.Config;
+using Relay.Agent.Hooks;
 using Relay.Agent.Launch;
 using Relay.Agent.Link;
 using Relay.Agent.Local;
@@ -17,6 +18,7 @@ internal static class AgentFeatures
         services.AddBrokerLink();
         services.AddSessionLauncher();
         services.AddLocalAgent();
+        services.AddAgentHooks();
         return services;
     }
 }
