@@ -42,6 +42,10 @@ internal static class AgentApplication
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = hostOptions.ShutdownTimeout);
         builder.Services.AddGrpcServer(o => o.MaxReceiveMessageSize = 4 * 1024 * 1024);
         builder.Services.AddAgentFeatures();
+
+        // Every hook and every channel call is an HTTP request: ASP.NET Core's per-request lines would bury the agent's
+        // own messages. Failures surface in the agent's own logs.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configure?.Invoke(builder);
 
         var socket = LocalSocket.Claim(hostOptions.EffectiveSocketPath);
@@ -50,7 +54,14 @@ internal static class AgentApplication
             builder.Services.AddSingleton(_ => socket);
             builder.Services.AddSingleton<LocalEndpoints>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalEndpoints>());
-            builder.WebHost.ConfigureKestrel((_, kestrel) => kestrel.ApplicationServices.GetRequiredService<LocalEndpoints>().Listen(kestrel));
+            // Kestrel may read its options while the app is being built, before the code below runs: the hook port is
+            // therefore taken here, from the same sources (configuration, else agent.json).
+            builder.WebHost.ConfigureKestrel((_, kestrel) =>
+            {
+                var endpoints = kestrel.ApplicationServices.GetRequiredService<LocalEndpoints>();
+                endpoints.ConfiguredHookPort = hostOptions.HookPort ?? kestrel.ApplicationServices.GetRequiredService<AgentConfigStore>().EnsureHookSecret().HookPort;
+                endpoints.Listen(kestrel);
+            });
 
             var app = builder.Build();
 

@@ -18,6 +18,7 @@ internal static class AgentFeatures
         services.AddBrokerLink();
         services.AddSessionLauncher();
         services.AddLocalAgent();
+        services.AddLocalGrpcService<LocalAgentService>();
         services.AddAgentHooks();
         return services;
     }
