@@ -70,7 +70,8 @@ public sealed class HookCommandTests
 
         result.ExitCode.Should().Be(0);
         result.Stdout.Should().BeEmpty();
-        result.Stderr.Should().Contain("not reachable");
+        // On a loaded machine the 1 s deadline can pass before the connection is even refused: both are failing open.
+        result.Stderr.Should().Match(e => e.Contains("not reachable") || e.Contains("did not answer within"));
         result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3), "fails open within about a second (plus process start)");
         var drop = Directory.GetFiles(paths.DropDirectory, "*.hook").Should().ContainSingle().Subject;
         File.GetUnixFileMode(drop).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);

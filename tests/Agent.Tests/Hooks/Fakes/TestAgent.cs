@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -83,6 +84,10 @@ internal sealed class TestAgent : IAsyncDisposable
         {
             ["Agent:SocketPath"] = paths.Socket,
             ["Agent:HookPort"] = "0",
+            // The real features run beside the fakes (link, local side): keep their files in the test's directory.
+            ["Agent:Link:StateDirectory"] = paths.StateDirectory,
+            ["Agent:Local:StateDirectory"] = paths.StateDirectory,
+            ["Agent:Spool:Directory"] = Path.Combine(paths.StateDirectory, "spool"),
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -101,6 +106,8 @@ internal sealed class TestAgent : IAsyncDisposable
             builder.Services.AddSingleton<FakeResponder>();
             builder.Services.AddSingleton<IHookResponder>(sp => sp.GetRequiredService<FakeResponder>());
             builder.Services.AddSingleton<TestLocalAgentState>();
+            // The test's LocalAgent service answers on the socket instead of the real one.
+            builder.Services.RemoveAll<LocalGrpcService>();
             builder.Services.AddLocalGrpcService<TestLocalAgentService>();
         });
     }
