@@ -28,7 +28,7 @@ internal sealed class SessionToolCaller(
     {
         if (!await link.WaitAttachedAsync(_options.AgentWaitTimeout, time, cancellationToken))
         {
-            return Fail(toolName, $"relay-agent is not reachable at {connection.SocketPath}, so {toolName} cannot run. Start it (relay-agent run, or check relay-agent status) and try again.");
+            return Fail(toolName, AgentAway(toolName));
         }
 
         call.RequestId = Guid.CreateVersion7().ToString();
@@ -54,6 +54,12 @@ internal sealed class SessionToolCaller(
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
+            if (!link.IsAttached)
+            {
+                // The agent went away while the call waited.
+                return Fail(toolName, AgentAway(toolName));
+            }
+
             return Fail(toolName, $"relay-agent did not answer {toolName} within {_options.ToolTimeout.TotalSeconds:0.#} s. Try again later; check relay-agent status if it keeps happening.");
         }
         finally
@@ -61,6 +67,9 @@ internal sealed class SessionToolCaller(
             link.ToolCalls.Remove(call.RequestId);
         }
     }
+
+    private string AgentAway(string toolName) =>
+        $"relay-agent is not reachable at {connection.SocketPath}, so {toolName} cannot run. Start it (relay-agent run, or check relay-agent status) and try again.";
 
     private static string DescribeError(ToolError error) => error.Code switch
     {

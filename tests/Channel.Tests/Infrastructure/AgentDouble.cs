@@ -34,6 +34,9 @@ internal sealed class AgentDouble : IAsyncDisposable
     /// <summary>When true (the default), each ChannelReply is answered with ReplyAccepted.</summary>
     public bool AcceptReplies { get; set; } = true;
 
+    /// <summary>When it returns a notice for a reply, the reply is refused with it instead of accepted.</summary>
+    public Func<ChannelReply, Notice?>? RefuseReply { get; set; }
+
     /// <summary>Answers tool calls; null (the default) leaves them unanswered.</summary>
     public Func<ChannelToolCall, ChannelToolResult?>? ToolHandler { get; set; }
 
@@ -125,6 +128,10 @@ internal sealed class AgentDouble : IAsyncDisposable
     {
         switch (message.BodyCase)
         {
+            case ChannelMessage.BodyOneofCase.Reply when RefuseReply?.Invoke(message.Reply) is { } notice:
+                notice.RequestId = message.Reply.ReplyId;
+                await stream.SendAsync(new AgentToChannelMessage { Notice = notice });
+                break;
             case ChannelMessage.BodyOneofCase.Reply when AcceptReplies:
                 bool duplicate;
                 lock (_acceptedReplies)
