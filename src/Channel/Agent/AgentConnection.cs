@@ -50,8 +50,9 @@ internal sealed partial class AgentConnection(
             {
                 end = await RunStreamAsync(client, reattach: everAttached, stoppingToken);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException or IOException)
             {
+                // Shutting down: the stream was cut mid-call (RpcException CANCELLED), which is expected.
                 break;
             }
 
