@@ -38,7 +38,9 @@ public sealed class PromptTests : ChannelTestBase
         await stream.SendAsync(Messages.Prompt("p-dup", "second copy"));
         await stream.SendAsync(Messages.Prompt("p-after", "a later prompt"));
 
-        // Events are written in order, so once the later prompt's event is here a second push would be too.
+        // Events are written in order, so once the later prompt's event is here a second push would have been written
+        // too. (The SDK client may run notification handlers out of order, so wait for both events.)
+        await Channel.WaitForEventAsync("p-dup", Timeout);
         await Channel.WaitForEventAsync("p-after", Timeout);
         Channel.CountEvents("p-dup").Should().Be(1);
         var acks = await Agent.Received.WaitForCountAsync(m => m.PromptAck?.PromptId == "p-dup", 2, Timeout);

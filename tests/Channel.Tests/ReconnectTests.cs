@@ -28,7 +28,7 @@ public sealed class ReconnectTests : ChannelTestBase
         var stream = await restarted.WaitForStreamAsync(Timeout);
         stream.Hello.Reattach.Should().BeTrue();
         stream.Hello.ClaudeSessionId.Should().Be(ClaudeSessionId);
-        restarted.Received.Snapshot().Where(m => m.Reply != null).Select(m => m.Reply.ReplyId).Should().Equal(sent.ReplyId);
+        restarted.Received.Snapshot().Where(m => m.Reply != null).Select(m => m.Reply.ReplyId).Should().Equal([sent.ReplyId], Channel.Log + "\nstreams: " + restarted.Streams.Snapshot().Count);
     }
 
     [Fact]
@@ -49,6 +49,7 @@ public sealed class ReconnectTests : ChannelTestBase
         ack.PromptId.Should().Be("p-1");
         ack.Duplicate.Should().BeTrue();
         await second.SendAsync(Messages.Prompt("p-2", "after the restart"));
+        await Channel.WaitForEventAsync("p-1", Timeout);
         await Channel.WaitForEventAsync("p-2", Timeout);
         Channel.CountEvents("p-1").Should().Be(1);
     }

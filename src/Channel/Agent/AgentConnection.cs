@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Relay.Channel.Hosting;
+using Relay.Channel.Lifetime;
 using Relay.Channel.Mcp;
 using Relay.Channel.Prompts;
 using Relay.Grpc;
@@ -31,6 +32,10 @@ internal sealed partial class AgentConnection(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Off the start path: the host starts hosted services one after another, and Claude Code's initialize must not
+        // wait for this one.
+        await Task.Yield();
+        LifetimeLog.Starting(logger, identity.Version, identity.ClaudeSessionId, identity.ClaudePid, SocketPath);
         using var channel = GrpcChannel.ForAddress("unix:" + SocketPath, new GrpcChannelOptions
         {
             // Detects an agent that hangs without closing the socket.
@@ -114,9 +119,9 @@ internal sealed partial class AgentConnection(
             attached = true;
             link.MarkAttached(first.Attached);
             AgentLog.Attached(logger, first.Attached.ChannelId, first.Attached.SessionId, first.Attached.Name, reattach);
-            await ResendAsync(call.RequestStream, streamCts.Token);
+            var resent = await ResendAsync(call.RequestStream, streamCts.Token);
 
-            var writer = WriteLoopAsync(call.RequestStream, streamCts.Token);
+            var writer = WriteLoopAsync(call.RequestStream, resent, streamCts.Token);
             var reader = ReadLoopAsync(call.ResponseStream, streamCts.Token);
             var finished = await Task.WhenAny(writer, reader);
             await streamCts.CancelAsync();
@@ -156,10 +161,12 @@ internal sealed partial class AgentConnection(
         return responses.Current;
     }
 
-    // The writer loop is not running yet, so these writes are the stream's only writer. A reply or tool call that is
-    // also still in the outbound queue goes out twice; the agent recognises the repeated id.
-    private async Task ResendAsync(IClientStreamWriter<ChannelMessage> requests, CancellationToken cancellationToken)
+    // The writer loop is not running yet, so these writes are the stream's only writer. Returns the ids sent, so that
+    // the writer loop skips copies still in the outbound queue (a write that failed as the previous stream broke may
+    // have reached the old agent and still be queued).
+    private async Task<HashSet<string>> ResendAsync(IClientStreamWriter<ChannelMessage> requests, CancellationToken cancellationToken)
     {
+        var sent = new HashSet<string>(StringComparer.Ordinal);
         if (link.McpInitialized is { } initialized)
         {
             await requests.WriteAsync(new ChannelMessage { McpInitialized = initialized }, cancellationToken);
@@ -169,33 +176,49 @@ internal sealed partial class AgentConnection(
         foreach (var reply in replies)
         {
             await requests.WriteAsync(new ChannelMessage { Reply = reply }, cancellationToken);
+            sent.Add(reply.ReplyId);
         }
 
         var calls = link.ToolCalls.Snapshot();
         foreach (var toolCall in calls)
         {
             await requests.WriteAsync(new ChannelMessage { ToolCall = toolCall }, cancellationToken);
+            sent.Add(toolCall.RequestId);
         }
 
         if (replies.Count + calls.Count > 0)
         {
             AgentLog.Resent(logger, replies.Count, calls.Count);
         }
+
+        return sent;
     }
 
-    // Peek, write, then remove: a message whose write fails stays queued for the next stream.
-    private async Task WriteLoopAsync(IClientStreamWriter<ChannelMessage> requests, CancellationToken cancellationToken)
+    // Peek, write, then remove: a message whose write fails stays queued for the next stream. Replies and tool calls
+    // that are settled, or were just re-sent on this stream, are dropped instead of written again.
+    private async Task WriteLoopAsync(IClientStreamWriter<ChannelMessage> requests, HashSet<string> resent, CancellationToken cancellationToken)
     {
         var outbound = link.Outbound;
         while (await outbound.WaitToReadAsync(cancellationToken))
         {
             while (outbound.TryPeek(out var message))
             {
-                await requests.WriteAsync(message, cancellationToken);
+                if (!IsSettledOrResent(message, resent))
+                {
+                    await requests.WriteAsync(message, cancellationToken);
+                }
+
                 outbound.TryRead(out _);
             }
         }
     }
+
+    private bool IsSettledOrResent(ChannelMessage message, HashSet<string> resent) => message.BodyCase switch
+    {
+        ChannelMessage.BodyOneofCase.Reply => resent.Contains(message.Reply.ReplyId) || !link.Replies.IsPending(message.Reply.ReplyId),
+        ChannelMessage.BodyOneofCase.ToolCall => resent.Contains(message.ToolCall.RequestId) || !link.ToolCalls.IsPending(message.ToolCall.RequestId),
+        _ => false,
+    };
 
     private async Task<StreamEnd> ReadLoopAsync(IAsyncStreamReader<AgentToChannelMessage> responses, CancellationToken cancellationToken)
     {

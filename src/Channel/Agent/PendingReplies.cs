@@ -36,6 +36,9 @@ internal sealed class PendingReplies(int capacity)
         return true;
     }
 
+    /// <summary>True while the reply waits for the agent's confirmation.</summary>
+    public bool IsPending(string replyId) => _entries.ContainsKey(replyId);
+
     /// <summary>The agent has the reply; false for an id that is not pending.</summary>
     public bool Accept(ReplyAccepted accepted)
     {

@@ -20,6 +20,9 @@ internal sealed class PendingToolCalls
         return entry.Result.Task;
     }
 
+    /// <summary>True while the call waits for its result.</summary>
+    public bool IsPending(string requestId) => _entries.ContainsKey(requestId);
+
     /// <summary>The agent answered; false for an id nobody waits for (for example after a timeout).</summary>
     public bool Complete(ChannelToolResult result)
     {

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Console;
-using Relay.Channel.Agent;
-using Relay.Channel.Lifetime;
 
 namespace Relay.Channel.Hosting;
 
@@ -12,12 +10,9 @@ internal static class ChannelHost
     /// <summary>Runs until stdin closes, Claude Code goes away or the process is signalled; returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            Args = args,
-            // No appsettings.json next to a binary Claude Code starts; configuration comes from the environment.
-            DisableDefaults = true,
-        });
+        // The empty builder skips appsettings files, user secrets and default logging providers: a binary Claude Code
+        // starts takes its settings from the environment, and every millisecond here delays Claude Code's handshake.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = args });
         builder.Configuration.AddEnvironmentVariables();
         ConfigureLogging(builder.Logging);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
@@ -25,10 +20,6 @@ internal static class ChannelHost
         builder.Services.AddRelayChannel().WithStdioServerTransport();
 
         using var host = builder.Build();
-        var identity = host.Services.GetRequiredService<ChannelIdentity>();
-        var socketPath = host.Services.GetRequiredService<AgentConnection>().SocketPath;
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Relay.Channel");
-        LifetimeLog.Starting(logger, identity.Version, identity.ClaudeSessionId, identity.ClaudePid, socketPath);
         await host.RunAsync();
         return 0;
     }

@@ -18,6 +18,9 @@ internal sealed class ParentWatch(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Off the start path: the host starts hosted services one after another, and Claude Code's initialize must not
+        // wait for this one.
+        await Task.Yield();
         if (identity.ClaudePid <= 1)
         {
             // Started by init or with no readable parent: there is no Claude Code process to watch.

@@ -24,6 +24,9 @@ internal sealed class PromptPusher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Off the start path: the host starts hosted services one after another, and Claude Code's initialize must not
+        // wait for this one.
+        await Task.Yield();
         try
         {
             await handshake.Initialized.WaitAsync(stoppingToken);
