@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Relay.Agent.Approvals;
 using Relay.Agent.Hooks;
+using Relay.Agent.Local;
 using Relay.Agent.Tests.Local;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
@@ -27,7 +28,7 @@ public sealed class ApprovalTests
         request.ToolInputJson.Should().Contain("rm -rf build");
         request.Description.Should().Be("Clean the build");
         request.Session.ClaudePid.Should().Be(3001);
-        request.ExpiresAt.ToDateTimeOffset().Should().Be(agent.Time.GetUtcNow().AddSeconds(30));
+        request.ExpiresAt.ToDateTimeOffset().Should().Be(agent.Time.GetUtcNow() + new LocalAgentOptions().PermissionHoldTimeout);
         held.IsCompleted.Should().BeFalse("the hook is held for the verdict");
 
         await agent.InboundAsync(new BrokerMessage { Seq = 1, PermissionVerdict = new PermissionVerdict { ApprovalId = request.ApprovalId, Decision = ApprovalDecision.Allow } }, ct);
@@ -67,8 +68,9 @@ public sealed class ApprovalTests
 
         var held = agent.HookAsync("PermissionRequest", NewClaudeId(), pid: 3003, fields: BashCall, cancellationToken: ct);
         var request = (await agent.Spool.WaitForAsync(m => m.PermissionRequest != null, ct)).PermissionRequest;
-        await agent.Time.WaitForTimerAsync((due, _) => due == TimeSpan.FromSeconds(30), ct);
-        agent.Time.Advance(TimeSpan.FromSeconds(30));
+        var hold = new LocalAgentOptions().PermissionHoldTimeout;
+        await agent.Time.WaitForTimerAsync((due, _) => due == hold, ct);
+        agent.Time.Advance(hold);
 
         var answer = await held;
         answer.Should().Be(HookAnswer.None);

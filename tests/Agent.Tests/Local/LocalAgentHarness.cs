@@ -14,6 +14,7 @@ using Relay.Agent.Spool;
 using Relay.Agent.Tests.Local.Fakes;
 using Relay.Grpc;
 using Relay.Protocol.V1;
+using Relay.Tests.Shared;
 
 namespace Relay.Agent.Tests.Local;
 

@@ -8,6 +8,7 @@ using Relay.Agent.Tests.Local.Fakes;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
 using static Relay.Agent.Tests.Local.Messages;
+using Relay.Tests.Shared;
 
 namespace Relay.Agent.Tests.Sessions;
 

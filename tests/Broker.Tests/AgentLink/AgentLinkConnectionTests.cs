@@ -4,6 +4,7 @@ using Relay.Grpc;
 using Relay.Protocol.V1;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+using Relay.Tests.Shared;
 
 namespace Relay.Broker.Tests.AgentLink;
 

@@ -1,15 +1,20 @@
-namespace Relay.Broker.Tests.AgentLink;
+namespace Relay.Tests.Shared;
 
 /// <summary>
-/// A clock that moves only when the test says so, with timers that fire when it moves past them (heartbeats, dead-peer
-/// detection, PeriodicTimer). Thread-safe: the broker's loops create and wait on timers concurrently.
+/// A clock that moves only when the test says so, with timers that fire when it moves past them (PeriodicTimer, timed
+/// CancellationTokenSources, Task.WaitAsync with a timeout). Thread-safe.
 /// </summary>
 internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 {
     private readonly Lock _lock = new();
     private readonly List<ManualTimer> _timers = [];
-    private readonly List<(Func<TimeSpan, bool> Period, TaskCompletionSource Armed)> _waiters = [];
+    private readonly List<(Func<TimeSpan, TimeSpan, bool> Match, TaskCompletionSource Armed)> _waiters = [];
     private DateTimeOffset _now = start;
+
+    public ManualTimeProvider()
+        : this(DateTimeOffset.UtcNow)
+    {
+    }
 
     public override DateTimeOffset GetUtcNow()
     {
@@ -27,17 +32,21 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     }
 
     /// <summary>Completes once a timer whose period matches <paramref name="period"/> is armed (a loop is ready for ticks).</summary>
-    public Task WaitForTimerAsync(Func<TimeSpan, bool> period, CancellationToken cancellationToken)
+    public Task WaitForTimerAsync(Func<TimeSpan, bool> period, CancellationToken cancellationToken) =>
+        WaitForTimerAsync((_, p) => period(p), cancellationToken);
+
+    /// <summary>Completes once a timer is armed whose (due time, period) <paramref name="match"/> accepts (a waiter is ready for the clock).</summary>
+    public Task WaitForTimerAsync(Func<TimeSpan, TimeSpan, bool> match, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (_timers.Any(t => period(t.Period)))
+            if (_timers.Any(t => match(t.DueAt!.Value - _now, t.Period)))
             {
                 return Task.CompletedTask;
             }
 
             var armed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add((period, armed));
+            _waiters.Add((match, armed));
             return armed.Task.WaitAsync(cancellationToken);
         }
     }
@@ -93,7 +102,7 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
                 if (DueAt is not null)
                 {
                     owner._timers.Add(this);
-                    foreach (var waiter in owner._waiters.Where(w => w.Period(Period)).ToList())
+                    foreach (var waiter in owner._waiters.Where(w => w.Match(dueTime, Period)).ToList())
                     {
                         owner._waiters.Remove(waiter);
                         waiter.Armed.TrySetResult();
