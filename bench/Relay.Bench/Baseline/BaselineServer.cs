@@ -39,7 +39,9 @@ internal static class BaselineServer
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 200 }.ConnectionString));
+        // Half of PostgreSQL's default max_connections (100), which the broker shares: more clients than that queue
+        // for a pooled connection, as they would in any such service.
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 50 }.ConnectionString));
         await using var app = builder.Build();
         app.MapPost("/events/{machine}", StoreAsync);
         await app.StartAsync();

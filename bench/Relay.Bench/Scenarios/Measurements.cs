@@ -13,8 +13,11 @@ namespace Relay.Bench.Scenarios;
 /// <param name="Commits">Transactions committed in the database over the window (pg_stat_database), when known.</param>
 internal sealed record Throughput(int Concurrency, long Events, double Seconds, long[] Latencies, double ServerCpuSeconds, double? PostgresCpuSeconds, double? OfferedRate = null, long? Commits = null)
 {
-    /// <summary>Events stored per database commit: how well the broker batches.</summary>
-    public double? EventsPerCommit => Commits is > 0 ? (double)Events / Commits : null;
+    /// <summary>
+    /// Events per database transaction of any kind (the broker's batches, but also its watch-feed and outbox polls):
+    /// a lower bound of the events per batch.
+    /// </summary>
+    public double? EventsPerTransaction => Commits is > 0 ? (double)Events / Commits : null;
 
     public double Rate => Events / Seconds;
 
