@@ -133,6 +133,8 @@ internal sealed partial class AgentConnection
         {
             while (await reader.WaitToReadAsync(token))
             {
+                // A slot first, then the messages: under load, what arrives while this stream waits joins the batch.
+                using var slot = await _services.IngestGate.EnterAsync(token);
                 var batch = new List<InboundItem>();
                 long? ack = null;
                 AgentStats? stats = null;

@@ -9,6 +9,7 @@ internal sealed class AgentConnectionServices(
     IOptions<AgentLinkOptions> options,
     TimeProvider time,
     InboundProcessor inbound,
+    IngestGate ingestGate,
     OutboxFiller filler,
     OutboxStore outbox,
     LinkStateStore linkState,
@@ -22,6 +23,8 @@ internal sealed class AgentConnectionServices(
     public TimeProvider Time { get; } = time;
 
     public InboundProcessor Inbound { get; } = inbound;
+
+    public IngestGate IngestGate { get; } = ingestGate;
 
     public OutboxFiller Filler { get; } = filler;
 

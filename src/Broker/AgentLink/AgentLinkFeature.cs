@@ -22,6 +22,7 @@ internal static class AgentLinkFeature
         services.AddSingleton<AgentConnectionServices>();
         services.AddSingleton<LinkStateStore>();
         services.AddSingleton<InboundProcessor>();
+        services.AddSingleton<IngestGate>();
         services.AddHostedService<PresenceStartupService>();
         return services;
     }

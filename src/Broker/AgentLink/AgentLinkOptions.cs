@@ -32,6 +32,12 @@ internal sealed class AgentLinkOptions
     /// <summary>Most sequenced messages stored in one transaction (and acked with one Ack). Default 256.</summary>
     public int MaxBatchMessages { get; set; } = 256;
 
+    /// <summary>
+    /// Most agent streams of this replica storing a batch at the same time (each holds a database connection). Others wait
+    /// without one, and what they receive meanwhile joins their next batch. Default 4.
+    /// </summary>
+    public int MaxConcurrentBatches { get; set; } = 4;
+
     /// <summary>How long a machine counts as online after the broker last renewed its stream's lease. Default 90 s.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(90);
 

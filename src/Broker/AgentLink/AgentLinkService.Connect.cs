@@ -34,7 +34,11 @@ internal sealed partial class AgentLinkService
             Handshake handshake;
             try
             {
-                handshake = await services.LinkState.ClaimAsync(connection.Machine, hello, connection.Id, context.CancellationToken);
+                // Through the ingest gate, like batches: a reconnect storm (a broker restart) must not take a connection per agent.
+                using (await services.IngestGate.EnterAsync(context.CancellationToken))
+                {
+                    handshake = await services.LinkState.ClaimAsync(connection.Machine, hello, connection.Id, context.CancellationToken);
+                }
             }
             catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
             {
@@ -84,7 +88,11 @@ internal sealed partial class AgentLinkService
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            await services.LinkState.ReleaseAsync(connection.Machine, connection.Id, bound.Token);
+            using (await services.IngestGate.EnterAsync(bound.Token))
+            {
+                await services.LinkState.ReleaseAsync(connection.Machine, connection.Id, bound.Token);
+            }
+
             services.Signals.Publish(Signals.BrokerSignals.Machine(connection.Machine.Id.ToString("D")));
             services.Signals.Publish(Signals.BrokerSignals.Events);
         }

@@ -68,7 +68,14 @@ internal sealed class InboundProcessor(
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)transaction.GetDbTransaction();
-        await LinkStateStore.LockEventOrderAsync(connection, tx, cancellationToken);
+        if (items.Count > 0)
+        {
+            // Only a batch that may write the event log needs the event-order lock. One that carries just the agent's
+            // ack or a lease renewal (most of what idle streams send) writes no event, so it does not queue behind
+            // every other batch. It takes its row locks in the same order as the lock holders (agent_link_state, then
+            // machines and agent_outbox), so skipping the lock cannot close a deadlock cycle.
+            await LinkStateStore.LockEventOrderAsync(connection, tx, cancellationToken);
+        }
 
         long committed;
         await using (var fence = new NpgsqlCommand(Fence, connection, tx))

@@ -1,0 +1,190 @@
+using System.Globalization;
+using System.Runtime;
+using System.Runtime.InteropServices;
+using System.Text;
+using Relay.Bench.Scenarios;
+
+namespace Relay.Bench;
+
+/// <summary>One line of the table.</summary>
+internal sealed record ReportRow(string Id, string Title, string Result, string Target, bool? Met, string Baseline, string Ratio, string ServerCpu, string PostgresCpu)
+{
+    public string MetText => Met switch
+    {
+        true => "yes",
+        false => "NO",
+        null => "—",
+    };
+
+    public static ReportRow Failed(string id, string title, string target, string why) =>
+        new(id, title, "FAILED: " + why, target, false, "—", "—", "—", "—");
+}
+
+/// <summary>Turns measurements into table rows, and the rows into the console table and the markdown section.</summary>
+internal static class Report
+{
+    public const double IngestTarget = 20_000;
+    public const double LatencyP99TargetMs = 50;
+    public const double BytesPerStreamTarget = 64 * 1024;
+    public const int StreamsTarget = 5_000;
+
+    /// <summary>"Idle CPU near zero", made concrete: the broker below 5 % of one core while its streams idle.</summary>
+    public const double IdleCpuTargetPercent = 5;
+
+    private const string BeginMarker = "<!-- bench:broker:begin (written by relay-bench --markdown; edit outside these markers) -->";
+    private const string EndMarker = "<!-- bench:broker:end -->";
+
+    public static ReportRow Ingest(Throughput m, Throughput? baseline) => new(
+        $"ingest-{m.Concurrency}",
+        $"durable hook-event ingest, {Agents(m.Concurrency)}, saturating",
+        $"{Count(m.Rate)} events/s; ack p50 {Ms(m.P50Ms)} ms, p99 {Ms(m.P99Ms)} ms",
+        $"≥ {Count(IngestTarget)} events/s",
+        m.Rate >= IngestTarget,
+        baseline is null ? "—" : $"{Count(baseline.Rate)} events/s",
+        baseline is null || baseline.Rate <= 0 ? "—" : $"{m.Rate / baseline.Rate:0.0}×",
+        Us(m.ServerCpuUsPerEvent) + " µs",
+        m.PostgresCpuUsPerEvent is { } pg ? Us(pg) + " µs" : "—");
+
+    public static ReportRow Latency(Throughput m, Throughput? baseline) => new(
+        "ingest-10k-latency",
+        $"ack latency at {Count(m.OfferedRate ?? 0)} events/s offered, {Agents(m.Concurrency)}",
+        $"ack p50 {Ms(m.P50Ms)} ms, p99 {Ms(m.P99Ms)} ms; {Count(m.Rate)} events/s acked",
+        $"p99 ≤ {LatencyP99TargetMs:0} ms",
+        m.P99Ms <= LatencyP99TargetMs && m.Rate >= (m.OfferedRate ?? 0) * 0.95,
+        baseline is null ? "—" : $"p99 {Ms(baseline.P99Ms)} ms at {Count(baseline.Rate)} events/s (its most, {Agents(baseline.Concurrency)})",
+        "—",
+        Us(m.ServerCpuUsPerEvent) + " µs",
+        m.PostgresCpuUsPerEvent is { } pg ? Us(pg) + " µs" : "—");
+
+    public static ReportRow Baseline(Throughput m) => new(
+        $"baseline-http-insert ({m.Concurrency})",
+        $"baseline: HTTP POST + one INSERT and commit per event, {m.Concurrency} concurrent client(s)",
+        $"{Count(m.Rate)} events/s; response p50 {Ms(m.P50Ms)} ms, p99 {Ms(m.P99Ms)} ms",
+        "—",
+        null,
+        "(is the baseline)",
+        "1.0×",
+        Us(m.ServerCpuUsPerEvent) + " µs",
+        m.PostgresCpuUsPerEvent is { } pg ? Us(pg) + " µs" : "—");
+
+    public static ReportRow CapacityRow(Capacity m) => new(
+        "capacity-idle",
+        $"idle agent streams held open with heartbeats ({Count(m.Streams)})",
+        $"{Count(m.Streams)} streams; {Kib(m.BytesPerStream)} KiB broker RSS per stream ({Mib(m.ResidentBefore)} → {Mib(m.ResidentAfter)} MiB); " +
+        $"idle CPU {m.BrokerCpuPercent:0.0} % broker" + (m.PostgresCpuPercent is { } pg ? $", {pg:0.0} % PostgreSQL" : string.Empty) +
+        $" over {m.IdleSeconds:0} s; all opened in {m.ConnectSeconds:0.0} s",
+        $"{Count(StreamsTarget)} streams at ≤ 64 KiB each, idle CPU near zero (≤ {IdleCpuTargetPercent:0} %)",
+        m.Streams >= StreamsTarget && m.BytesPerStream <= BytesPerStreamTarget && m.BrokerCpuPercent <= IdleCpuTargetPercent,
+        "—",
+        "—",
+        "—",
+        "—");
+
+    public static void PrintTable(TextWriter output, IReadOnlyList<ReportRow> rows)
+    {
+        string[] header = ["Scenario", "Result", "Target", "Met?", "Baseline", "Ratio", "Server CPU/event", "PostgreSQL CPU/event"];
+        var cells = rows.Select(r => new[] { r.Id, r.Result, r.Target, r.MetText, r.Baseline, r.Ratio, r.ServerCpu, r.PostgresCpu }).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
+        output.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+        output.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (var row in cells)
+        {
+            output.WriteLine(string.Join("  ", row.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+        }
+    }
+
+    public static string Markdown(IReadOnlyList<ReportRow> rows, RunInfo run, BenchOptions options)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(BeginMarker);
+        md.AppendLine(CultureInfo.InvariantCulture, $"Measured {run.Started:yyyy-MM-dd HH:mm} UTC by `relay-bench {options.CommandLine}`.");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Machine: {run.Machine}.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- PostgreSQL: {run.Postgres}.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Load average (1/5/15 min) before the run: {run.LoadBefore}; after: {run.LoadAfter}. The broker, PostgreSQL and the load generator share the cores, and the machine is shared with other work.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Ingest and baseline: {options.Warmup.TotalSeconds:0.#} s warm-up, then {options.Duration.TotalSeconds:0.#} s measured, one run each. Idle streams: {options.IdleWindow.TotalSeconds:0} s idle window.");
+        md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
+        md.AppendLine();
+        md.AppendLine("| Scenario | What | Result | Target | Met? | Baseline | Ratio | Server CPU/event | PostgreSQL CPU/event |");
+        md.AppendLine("|---|---|---|---|---|---|---|---:|---:|");
+        foreach (var r in rows)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| `{r.Id}` | {r.Title} | {r.Result} | {r.Target} | {r.MetText} | {r.Baseline} | {r.Ratio} | {r.ServerCpu} | {r.PostgresCpu} |");
+        }
+
+        md.Append(EndMarker);
+        return md.ToString();
+    }
+
+    /// <summary>Replaces the section between the broker markers, leaving the rest of the file (the gRPC figures too) alone.</summary>
+    public static void WriteMarkdown(string path, string section)
+    {
+        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
+        var begin = text.IndexOf("<!-- bench:broker:begin", StringComparison.Ordinal);
+        var end = text.IndexOf(EndMarker, StringComparison.Ordinal);
+        text = begin >= 0 && end > begin
+            ? string.Concat(text.AsSpan(0, begin), section, text.AsSpan(end + EndMarker.Length))
+            : text.TrimEnd() + "\n\n## Broker figures\n\n" + section + "\n";
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string Agents(int n) => n == 1 ? "1 agent" : $"{n} agents";
+
+    public static string Count(double value) => double.IsFinite(value) ? value.ToString("N0", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Ms(double value) => double.IsFinite(value) ? value.ToString(value < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Us(double value) => double.IsFinite(value) ? value.ToString("0", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Kib(double bytes) => (bytes / 1024).ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static string Mib(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>When and where the run happened, as the docs must state it.</summary>
+internal sealed record RunInfo(DateTimeOffset Started, string Machine, string Postgres, string LoadBefore, string LoadAfter);
+
+/// <summary>The machine, as the docs state it.</summary>
+internal static class MachineInfo
+{
+    public static string Describe()
+    {
+        var cpu = ProcField("/proc/cpuinfo", "model name") ?? RuntimeInformation.ProcessArchitecture.ToString();
+        var memKb = ProcField("/proc/meminfo", "MemTotal")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        var memory = long.TryParse(memKb, NumberStyles.None, CultureInfo.InvariantCulture, out var kb)
+            ? (kb / 1024.0 / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " GiB"
+            : "unknown";
+        return $"{Environment.ProcessorCount} cores (nproc), {cpu}, {memory} RAM, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, " +
+               $"load generator on {(GCSettings.IsServerGC ? "server" : "workstation")} GC";
+    }
+
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static string? ProcField(string path, string key)
+    {
+        try
+        {
+            return File.ReadLines(path)
+                .Select(line => (line, colon: line.IndexOf(':', StringComparison.Ordinal)))
+                .Where(l => l.colon > 0 && l.line[..l.colon].Trim() == key)
+                .Select(l => l.line[(l.colon + 1)..].Trim())
+                .FirstOrDefault();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
