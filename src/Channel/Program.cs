@@ -1,18 +1,18 @@
-using System.Reflection;
+using Relay.Channel.Hosting;
 
-// The skeleton of relay-channel: the Claude Code channel (a stdio MCP server started by Claude Code).
-// Its commands ((none: started by Claude Code)) arrive with their own issue; until then it says so and exits non-zero.
-var version = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+// relay-channel: the Claude Code channel, a stdio MCP server Claude Code starts once per session (docs/channel.md).
 switch (args)
 {
     case ["--version"]:
-        Console.Out.WriteLine("relay-channel " + version);
+        Console.Out.WriteLine("relay-channel " + ChannelIdentity.CurrentVersion);
         return 0;
-    case [] or ["--help"] or ["-h"]:
-        Console.Out.WriteLine("relay-channel " + version + ": the Claude Code channel (a stdio MCP server started by Claude Code).");
-        Console.Out.WriteLine("This build has no commands yet; they arrive with the relay-channel issue.");
-        return args.Length == 0 ? 2 : 0;
+    case ["--help"] or ["-h"]:
+        Console.Out.WriteLine("relay-channel " + ChannelIdentity.CurrentVersion + ": the Claude Code channel (a stdio MCP server started by Claude Code).");
+        Console.Out.WriteLine("Run without arguments, it speaks MCP on stdin/stdout and connects to relay-agent's socket. See docs/channel.md.");
+        return 0;
+    case []:
+        return await ChannelHost.RunAsync(args);
     default:
-        Console.Error.WriteLine("relay-channel: '" + string.Join(' ', args) + "' is not available in this build. Run 'relay-channel --help'.");
+        Console.Error.WriteLine("relay-channel: unknown arguments '" + string.Join(' ', args) + "'. It takes none (Claude Code starts it); see 'relay-channel --help'.");
         return 2;
 }

@@ -20,7 +20,7 @@ public sealed class ProgramTests
 
         exitCode.Should().Be(2);
         stdout.Should().BeEmpty();
-        stderr.Should().Contain("'frobnicate' is not available").And.Contain("relay-channel --help");
+        stderr.Should().Contain("unknown arguments 'frobnicate'").And.Contain("relay-channel --help");
     }
 
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) =>

@@ -17,11 +17,12 @@ internal sealed class HookOptions : IValidatableObject
 
     /// <summary>
     /// The answer bound of PermissionRequest: Claude Code holds its own permission dialog until the hook answers, so this
-    /// is how long a remote verdict may take to arrive. Keep it below the hook's <c>timeout</c> in Claude Code's settings.
-    /// Default 25 s.
+    /// is how long a remote verdict may take to arrive. Keep it above Agent:Local:PermissionHoldTimeout (25 s, after
+    /// which the approval is closed as unanswered) and below the hook's <c>timeout</c> in Claude Code's settings
+    /// (60 s as <c>relay-agent install</c> writes it). Default 28 s.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.020", "00:10:00", ErrorMessage = "Agent:Hooks:PermissionRequestTimeout must be between 20 ms and 10 minutes, e.g. 00:00:25.")]
-    public TimeSpan PermissionRequestTimeout { get; set; } = TimeSpan.FromSeconds(25);
+    [Range(typeof(TimeSpan), "00:00:00.020", "00:10:00", ErrorMessage = "Agent:Hooks:PermissionRequestTimeout must be between 20 ms and 10 minutes, e.g. 00:00:28.")]
+    public TimeSpan PermissionRequestTimeout { get; set; } = TimeSpan.FromSeconds(28);
 
     /// <summary>The answer bound of Stop and SubagentStop (a fallback prompt may be handed over there). Default 300 ms.</summary>
     [Range(typeof(TimeSpan), "00:00:00.020", "00:00:30", ErrorMessage = "Agent:Hooks:StopTimeout must be between 20 ms and 30 s, e.g. 00:00:00.300.")]

@@ -35,7 +35,8 @@ internal sealed partial class HookProcessor(
     IOptions<HookOptions> options,
     TimeProvider time,
     ILogger<HookProcessor> logger,
-    IHttpContextAccessor? httpContextAccessor = null) : IHookProcessor
+    IHttpContextAccessor? httpContextAccessor = null,
+    Diagnostics.AgentTelemetry? telemetry = null) : IHookProcessor
 {
     private readonly RecentEventIds _commandEventIds = new();
     private readonly HookOptions _options = options.Value;
@@ -106,6 +107,7 @@ internal sealed partial class HookProcessor(
     {
         var started = time.GetTimestamp();
         var (payload, eventName, sessionId) = HookPayload.Parse(input.RawJson, input.RouteEventName);
+        using var activity = Diagnostics.AgentTelemetry.StartHook(eventName);
         var hook = new HookContext(
             input.EventId, eventName, sessionId, payload, input.RawJson, input.ClaudePid, input.LaunchId, input.ProjectDirectory,
             input.Transport, input.ReceivedAt, input.Replayed);
@@ -152,7 +154,9 @@ internal sealed partial class HookProcessor(
             return HookResult.Empty;
         }
 
-        Log.HookSpooled(logger, eventName, input.EventId, input.Transport, time.GetElapsedTime(started).TotalMilliseconds);
+        var elapsed = time.GetElapsedTime(started);
+        Log.HookSpooled(logger, eventName, input.EventId, input.Transport, elapsed.TotalMilliseconds);
+        telemetry?.HookAnswered(eventName, elapsed);
         return new HookResult(outputJson, answer.Commit);
     }
 

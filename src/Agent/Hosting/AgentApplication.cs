@@ -42,6 +42,7 @@ internal static class AgentApplication
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = hostOptions.ShutdownTimeout);
         builder.Services.AddGrpcServer(o => o.MaxReceiveMessageSize = 4 * 1024 * 1024);
         builder.Services.AddAgentFeatures();
+        builder.Services.AddAgentObservability(builder.Configuration);
 
         // Every hook and every channel call is an HTTP request: ASP.NET Core's per-request lines would bury the agent's
         // own messages. Failures surface in the agent's own logs.

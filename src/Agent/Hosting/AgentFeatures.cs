@@ -4,6 +4,7 @@ using Relay.Agent.Launch;
 using Relay.Agent.Link;
 using Relay.Agent.Local;
 using Relay.Agent.Spool;
+using Relay.Telemetry;
 
 namespace Relay.Agent.Hosting;
 
@@ -20,6 +21,11 @@ internal static class AgentFeatures
         services.AddLocalAgent();
         services.AddLocalGrpcService<LocalAgentService>();
         services.AddAgentHooks();
+        services.AddSingleton<Diagnostics.AgentTelemetry>();
         return services;
     }
+
+    /// <summary>Traces and metrics over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (or <c>Telemetry:OtlpEndpoint</c>) is set.</summary>
+    public static IServiceCollection AddAgentObservability(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddRelayTelemetry(configuration, "relay-agent", AgentCommandLine.Version, Diagnostics.AgentTelemetry.ActivitySources, Diagnostics.AgentTelemetry.Meters);
 }

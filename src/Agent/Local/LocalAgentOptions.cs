@@ -33,9 +33,10 @@ internal sealed class LocalAgentOptions
     /// <summary>
     /// How long a PermissionRequest hook is held for a remote verdict. While it is held Claude Code shows no dialog in
     /// the terminal, so this is how long a person at the keyboard may wait; Claude Code's own http hook timeout is
-    /// 600 s, far above it. On expiry the hook answers nothing and Claude asks in the terminal.
+    /// 600 s, far above it. On expiry the hook answers nothing and Claude asks in the terminal. Keep it below
+    /// Agent:Hooks:PermissionRequestTimeout (28 s), the hook endpoint's own bound, so that the close is recorded here.
     /// </summary>
-    public TimeSpan PermissionHoldTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan PermissionHoldTimeout { get; set; } = TimeSpan.FromSeconds(25);
 
     /// <summary>A hook and a channel permission request for the same session and tool within this window are one request.</summary>
     public TimeSpan PermissionDedupeWindow { get; set; } = TimeSpan.FromSeconds(1);

@@ -144,6 +144,7 @@ internal sealed partial class LocalAgentService
 
     private async ValueTask AcceptReplyAsync(ChannelConnection connection, ChannelReply reply, CancellationToken cancellationToken)
     {
+        using var activity = Diagnostics.AgentTelemetry.StartReply(reply.ReplyId);
         if (!ClientIds.IsValid(reply.ReplyId))
         {
             Refuse(connection, reply.ReplyId, ErrorCode.InvalidArgument, "reply_id must be 1 to 128 characters of [A-Za-z0-9._:-].");

@@ -116,6 +116,12 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (message.Traceparent.Length == 0)
+        {
+            // The span that produced the message (a hook, a reply) becomes the parent of the broker's span that stores it.
+            message.Traceparent = Diagnostics.AgentTelemetry.CurrentTraceparent();
+        }
+
         var request = new AppendRequest(message);
         try
         {

@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Relay.Broker.Tests.AgentLink;
 using Relay.Broker.Tests.Infrastructure;
+using Relay.Tests.Shared;
 
 namespace Relay.Broker.Tests.Observability;
 
@@ -60,62 +57,5 @@ public sealed class TelemetryExportTests(PostgresFixture postgres) : IAsyncLifet
             "without OTEL_EXPORTER_OTLP_ENDPOINT nothing should try to reach a collector");
     }
 
-    private static bool Contains(byte[] body, byte[] needle) => body.AsSpan().IndexOf(needle) >= 0;
-
-    /// <summary>An OTLP/HTTP receiver: records every POST body by path.</summary>
-    private sealed class OtlpReceiver : IAsyncDisposable
-    {
-        private readonly List<(string Path, byte[] Body)> _bodies = [];
-        private readonly SemaphoreSlim _arrived = new(0);
-        private WebApplication? _app;
-
-        public string Address { get; private set; } = string.Empty;
-
-        public async Task StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1));
-            _app = builder.Build();
-            _app.MapPost("/v1/{signal}", async (HttpContext context) =>
-            {
-                using var buffer = new MemoryStream();
-                await context.Request.Body.CopyToAsync(buffer);
-                lock (_bodies)
-                {
-                    _bodies.Add((context.Request.Path.Value!, buffer.ToArray()));
-                }
-
-                _arrived.Release();
-                context.Response.ContentType = "application/x-protobuf";
-            });
-            await _app.StartAsync();
-            Address = _app.Urls.Single();
-        }
-
-        public async Task WaitForAsync(string path, Func<byte[], bool> predicate, CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                lock (_bodies)
-                {
-                    if (_bodies.Any(b => b.Path == path && predicate(b.Body)))
-                    {
-                        return;
-                    }
-                }
-
-                await _arrived.WaitAsync(cancellationToken);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_app is not null)
-            {
-                await _app.DisposeAsync();
-            }
-
-            _arrived.Dispose();
-        }
-    }
+    private static bool Contains(byte[] body, byte[] needle) => OtlpReceiver.Contains(body, needle);
 }
