@@ -41,8 +41,6 @@ internal sealed class RelayMachine : IAsyncDisposable
             ["RELAY_AGENT__LINK__INITIALBACKOFF"] = "00:00:00.100",
             ["RELAY_AGENT__LINK__MAXBACKOFF"] = "00:00:00.500",
             ["RELAY_AGENT__LOCAL__TICKINTERVAL"] = "00:00:00.500",
-            // A channel that does not acknowledge a prompt (offline Claude Code drops channel events) hands it to hooks sooner.
-            ["RELAY_AGENT__LOCAL__PROMPTACKTIMEOUT"] = "00:00:02",
             ["RELAY_AGENT__LAUNCHER__TMUXSOCKETNAME"] = TmuxSocketName,
             ["Logging__LogLevel__Default"] = "Information",
             ["Logging__LogLevel__Microsoft"] = "Warning",

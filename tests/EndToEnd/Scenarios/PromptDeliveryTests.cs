@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Relay.Broker.Tests.Infrastructure;
+using Relay.Channel.Tests.Infrastructure;
 using Relay.EndToEnd.Tests.Infrastructure;
 using Relay.Tests.Shared.ClaudeCode;
 
@@ -73,6 +74,61 @@ public sealed partial class PromptDeliveryTests(RelayCluster cluster)
         var prompt = await PromptAsync(session.GetProperty("session_id").GetString()!, token, timeout.Token);
         prompt.GetProperty("delivery_path").GetString().Should().Be("DELIVERY_PATH_HOOK_CONTEXT", prompt.ToString());
         prompt.GetProperty("delivered_to_claude_session_id").GetString().Should().Be(sessionId.ToString());
+    }
+
+    /// <summary>
+    /// The channel path: the real MCP client of the npm SDK stands in for Claude Code (whose channel injection is behind
+    /// a feature gate that is closed offline). It spawns relay-channel with machine A's agent variables and a Claude
+    /// session id; its command line carries <c>server:relay</c> as Claude's does with the channel flag, so the agent
+    /// treats the session as channel-capable. The prompt arrives as <c>notifications/claude/channel</c>, the client
+    /// calls <c>reply</c>, and <c>send --wait</c> gets the reply; the prompt is recorded as delivered through the channel.
+    /// </summary>
+    [Fact]
+    public async Task SendWait_ChannelWithRealMcpClient_NotificationArrivesAndReplyComesBack()
+    {
+        using var timeout = TestTimeout.Start();
+        var machine = cluster.A;
+        var claudeId = Guid.NewGuid().ToString();
+        var token = "e2e-" + Guid.NewGuid().ToString("N")[..10];
+        var environment = new Dictionary<string, string?>(machine.ClaudeEnvironment) { ["CLAUDE_CODE_SESSION_ID"] = claudeId, ["HOME"] = machine.Home.Home };
+        // `env` execs the channel in place, so its parent stays the peer, whose argv now holds the channel flag's value.
+        await using var peer = NodePeer.Start(environment, ["/usr/bin/env", "RELAY_E2E_CHANNEL_FLAG=server:relay", "dotnet", Path.Combine(AppContext.BaseDirectory, "relay-channel.dll")]);
+        async Task<System.Text.Json.Nodes.JsonObject> SeeAsync(string kind, Func<System.Text.Json.Nodes.JsonObject, bool>? match = null)
+        {
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+            bound.CancelAfter(TimeSpan.FromSeconds(45));
+            try
+            {
+                return await peer.WaitForAsync(kind, bound.Token, match);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"The MCP client saw no {kind}:\n{string.Join('\n', peer.Lines.Snapshot())}\n{peer.Stderr}\n{machine.Daemon.Log()}");
+            }
+        }
+
+        await SeeAsync("ready");
+        var session = await cluster.WaitForSessionAsync(claudeId, s => s.GetProperty("channel_attached").GetBoolean(), timeout.Token);
+
+        var send = cluster.Relayctl.RunAsync(["send", claudeId, token + ": ping", "--wait", "--timeout", "60s", "--json"], TimeSpan.FromSeconds(90));
+        var notification = await SeeAsync("notification",
+            n => (string?)n["method"] == "notifications/claude/channel" && ((string?)n["params"]?["content"] ?? string.Empty).Contains(token, StringComparison.Ordinal));
+        var promptId = (string?)notification["params"]?["meta"]?["prompt_id"];
+        promptId.Should().NotBeNullOrEmpty(notification.ToJsonString());
+        await peer.SendAsync(new System.Text.Json.Nodes.JsonObject
+        {
+            ["cmd"] = "call", ["id"] = "r1", ["name"] = "reply",
+            ["arguments"] = new System.Text.Json.Nodes.JsonObject { ["text"] = "pong " + token, ["prompt_id"] = promptId },
+        });
+        var called = await SeeAsync("tool_result", r => (string?)r["id"] == "r1");
+        called.ToJsonString().Should().Contain("sent");
+
+        var sent = await send;
+        sent.ExitCode.Should().Be(0, "send --wait failed: {0}\n{1}", sent.Stderr, peer.Stderr);
+        sent.Json().GetProperty("replies").EnumerateArray().Select(r => r.GetProperty("text").GetString()).Should().Contain("pong " + token);
+        var prompt = await PromptAsync(session.GetProperty("session_id").GetString()!, token, timeout.Token);
+        prompt.GetProperty("prompt_id").GetString().Should().Be(promptId);
+        prompt.GetProperty("delivery_path").GetString().Should().Be("DELIVERY_PATH_CHANNEL", prompt.ToString());
     }
 
     /// <summary>The newest state of the prompt whose text holds <paramref name="token"/>, from the session's history.</summary>
