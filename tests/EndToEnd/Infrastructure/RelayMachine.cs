@@ -136,18 +136,35 @@ internal sealed class RelayMachine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Daemon.DisposeAsync();
-        // Launched Claude sessions live in the machine's own tmux server, which outlives the daemon on purpose.
-        try
+        // Launched Claude sessions live in the machine's own tmux server, which outlives the daemon on purpose. Stop it and
+        // wait for the Claude processes in its panes: they still write into HOME as they exit.
+        var panes = await TmuxAsync("list-panes", "-a", "-F", "#{pane_pid}");
+        await TmuxAsync("kill-server");
+        foreach (var pid in panes.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            using var kill = Process.Start(new ProcessStartInfo("tmux", ["-L", TmuxSocketName, "kill-server"]) { RedirectStandardError = true });
-            kill?.WaitForExit(5000);
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // tmux is not installed: there is no server to stop.
+            for (var attempt = 0; attempt < 40 && Directory.Exists("/proc/" + pid.Trim()); attempt++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250));
+            }
         }
 
         Home.Dispose();
+    }
+
+    private async Task<string> TmuxAsync(params string[] args)
+    {
+        try
+        {
+            using var tmux = Process.Start(new ProcessStartInfo("tmux", ["-L", TmuxSocketName, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var output = await tmux.StandardOutput.ReadToEndAsync();
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await tmux.WaitForExitAsync(bound.Token);
+            return tmux.ExitCode == 0 ? output : string.Empty;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return string.Empty; // tmux is not installed: there is no server.
+        }
     }
 
     private static int FreePort()
