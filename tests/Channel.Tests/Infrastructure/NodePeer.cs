@@ -68,7 +68,11 @@ internal sealed class NodePeer : IAsyncDisposable
         }
     }
 
-    public static NodePeer Start(IReadOnlyDictionary<string, string?> environment)
+    /// <summary>
+    /// Starts the peer, which spawns <paramref name="channelCommand"/> (default: <c>dotnet relay-channel.dll</c> from
+    /// beside the tests) as its MCP server.
+    /// </summary>
+    public static NodePeer Start(IReadOnlyDictionary<string, string?> environment, IReadOnlyList<string>? channelCommand = null)
     {
         var peers = PeersDirectory;
         if (!Directory.Exists(Path.Combine(peers, "node_modules", "@modelcontextprotocol", "sdk")))
@@ -85,8 +89,11 @@ internal sealed class NodePeer : IAsyncDisposable
             UseShellExecute = false,
         };
         start.ArgumentList.Add("mcp-client.mjs");
-        start.ArgumentList.Add("dotnet");
-        start.ArgumentList.Add(ChannelUnderTest.ChannelDll);
+        foreach (var arg in channelCommand ?? ["dotnet", Path.Combine(AppContext.BaseDirectory, "relay-channel.dll")])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
