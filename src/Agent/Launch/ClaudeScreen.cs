@@ -42,6 +42,19 @@ internal sealed record ClaudeScreen(ClaudeScreenKind Kind, string? Hint = null)
     // The main screen: the welcome banner, the shortcut hint of older versions, the mode line of newer ones.
     private static readonly string[] ReadyMarkers = ["Claude Code v", "? for shortcuts", "shift+tab to cycle"];
 
+    // What Claude Code prints when it starts without the channel the flag asked for (the channels feature gate is
+    // closed, as it is offline): the session runs, but channel notifications are dropped silently.
+    private static readonly string[] ChannelsRefusedMarkers =
+    [
+        "development-channels ignored",
+        "Channels are not currently available",
+        "channels aren't available right now",
+    ];
+
+    /// <summary>True when the capture shows that Claude Code ignored the development-channels flag.</summary>
+    public static bool ChannelsRefused(string? screen) =>
+        !string.IsNullOrEmpty(screen) && Array.Exists(ChannelsRefusedMarkers, m => screen.Contains(m, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>Classifies a capture of the pane.</summary>
     public static ClaudeScreen Classify(string? screen)
     {

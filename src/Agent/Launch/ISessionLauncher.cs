@@ -35,7 +35,14 @@ internal sealed record LaunchSpec(string LaunchId, string ClaudeSessionId, strin
 /// <param name="ClaudePid">The Claude process id; 0 when unknown or not started.</param>
 /// <param name="TmuxTarget">The tmux target (<c>session:window</c>) Claude runs in; empty when not started.</param>
 /// <param name="At">When Claude started or the attempt failed.</param>
-internal sealed record LaunchOutcome(bool Started, string? Error, int ClaudePid, string TmuxTarget, DateTimeOffset At);
+internal sealed record LaunchOutcome(bool Started, string? Error, int ClaudePid, string TmuxTarget, DateTimeOffset At)
+{
+    /// <summary>
+    /// True when Claude started but said it ignored the development-channels flag (its channels feature is off): the
+    /// channel will attach, yet Claude drops what it pushes, so prompts must go through hooks.
+    /// </summary>
+    public bool ChannelsRefused { get; init; }
+}
 
 /// <summary>What to stop.</summary>
 /// <param name="ClaudePid">The Claude process.</param>

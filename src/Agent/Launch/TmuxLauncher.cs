@@ -124,7 +124,14 @@ internal sealed partial class TmuxLauncher : ISessionLauncher
             // From now on the session ends with Claude; remain-on-exit was only there to read a failed start.
             await tmux.RequireAsync(["set-option", "-w", "-t", pane, "remain-on-exit", "off"], cancellationToken).ConfigureAwait(false);
             LogLaunched(_logger, spec.LaunchId, target, pid);
-            return new LaunchOutcome(true, null, pid, target, _time.GetUtcNow());
+            var startScreen = await tmux.CapturePaneAsync(pane, cancellationToken, historyLines: 200).ConfigureAwait(false);
+            var channelsRefused = ClaudeScreen.ChannelsRefused(startScreen);
+            if (channelsRefused)
+            {
+                LogChannelsRefused(_logger, spec.LaunchId, target);
+            }
+
+            return new LaunchOutcome(true, null, pid, target, _time.GetUtcNow()) { ChannelsRefused = channelsRefused };
         }
         catch (OperationCanceledException)
         {
@@ -470,6 +477,9 @@ internal sealed partial class TmuxLauncher : ISessionLauncher
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Launch {LaunchId}: Claude is running in {Target} as pid {Pid}")]
     private static partial void LogLaunched(ILogger logger, string launchId, string target, int pid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Launch {LaunchId}: Claude in {Target} ignored the development-channels flag (its channels feature is off); prompts for it go through hooks")]
+    private static partial void LogChannelsRefused(ILogger logger, string launchId, string target);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Launch {LaunchId} failed: {Error}")]
     private static partial void LogFailed(ILogger logger, string launchId, string error);

@@ -207,7 +207,7 @@ internal sealed partial class LaunchCoordinator : IDisposable
             return Failed(request, outcome.Error ?? "Claude did not start.", local);
         }
 
-        var session = _tracker.CompleteLaunch(request.LaunchId, outcome.ClaudePid, outcome.TmuxTarget);
+        var session = _tracker.CompleteLaunch(request.LaunchId, outcome.ClaudePid, outcome.TmuxTarget, outcome.ChannelsRefused);
         _prompts.Dispatch();
         return new LaunchResult
         {

@@ -38,7 +38,7 @@ internal sealed partial class SessionTracker
     }
 
     /// <summary>The launcher started Claude: the session is live, with its pid when the launcher knows it.</summary>
-    public SessionView? CompleteLaunch(string launchId, int claudePid, string tmuxTarget)
+    public SessionView? CompleteLaunch(string launchId, int claudePid, string tmuxTarget, bool channelsRefused = false)
     {
         lock (_lock)
         {
@@ -50,6 +50,8 @@ internal sealed partial class SessionTracker
 
             session.LaunchPending = false;
             session.TmuxTarget = tmuxTarget;
+            // Started with the flag, but Claude said it ignores it: what the channel pushes would be dropped silently.
+            session.ChannelCapable = !channelsRefused;
             if (claudePid > 0 && session.Pid == 0)
             {
                 // The channel or a hook may have brought the pid first, as a session of its own.
@@ -57,7 +59,7 @@ internal sealed partial class SessionTracker
                 if (owner is not null)
                 {
                     owner.Absorb(session);
-                    owner.ChannelCapable = true;
+                    owner.ChannelCapable = !channelsRefused;
                     _sessions.Remove(session);
                     return owner.View();
                 }

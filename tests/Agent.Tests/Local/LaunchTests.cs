@@ -50,6 +50,32 @@ public sealed class LaunchTests
     }
 
     [Fact]
+    public async Task LaunchRequest_ClaudeIgnoredTheChannelFlag_InitialPromptGoesThroughHooksNotTheChannel()
+    {
+        using var timeout = TestTimeout.Start();
+        var ct = timeout.Token;
+        await using var agent = await LocalAgentHarness.StartAsync();
+        agent.Launcher.Outcome = spec => new LaunchOutcome(true, null, 4242, "relay-" + spec.LaunchId + ":0", DateTimeOffset.UtcNow) { ChannelsRefused = true };
+        var relayId = Guid.NewGuid().ToString("D");
+        var prompt = Prompt(sessionId: relayId, text: "Fix the flaky test.");
+        var request = new LaunchRequest { LaunchId = "launch-gated", SessionId = relayId, InitialPrompt = prompt };
+
+        await agent.InboundAsync(new BrokerMessage { Seq = 1, LaunchRequest = request }, ct);
+        await agent.Get<LaunchCoordinator>().WhenIdleAsync().WaitAsync(ct);
+        var claude = agent.Launcher.Launches.Should().ContainSingle().Subject.ClaudeSessionId;
+
+        // The channel still attaches (Claude Code starts it), but Claude would drop what it pushes.
+        using var channel = await agent.AttachAsync(Hello(4242, claude, launchId: "launch-gated"), ct);
+        var answer = await agent.HookAsync("UserPromptSubmit", claude, pid: 4242, launchId: "launch-gated", cancellationToken: ct);
+
+        answer.Output!["hookSpecificOutput"]!["additionalContext"]!.GetValue<string>().Should().Contain("Fix the flaky test.");
+        var receipt = (await agent.Spool.WaitForAsync(m => m.PromptReceipt?.PromptId == prompt.PromptId, ct)).PromptReceipt;
+        // Had the prompt been pushed to the channel (where Claude drops it), it would be waiting for the channel's ack
+        // and the hook would carry nothing.
+        receipt.DeliveryPath.Should().Be(DeliveryPath.HookContext);
+    }
+
+    [Fact]
     public async Task LaunchRequest_Expired_IsReportedFailedWithoutStarting()
     {
         using var timeout = TestTimeout.Start();

@@ -151,7 +151,8 @@ internal sealed class RelayMachine : IAsyncDisposable
         Home.Dispose();
     }
 
-    private async Task<string> TmuxAsync(params string[] args)
+    /// <summary>Runs tmux against this machine's own tmux server; its output, or empty when it failed.</summary>
+    public async Task<string> TmuxAsync(params string[] args)
     {
         try
         {

@@ -47,8 +47,16 @@ public sealed class LaunchTests(RelayCluster cluster)
         var claudeId = session.GetProperty("claude_session_id").GetString()!;
         Guid.TryParse(claudeId, out _).Should().BeTrue("the launcher pre-assigns Claude's --session-id: {0}", session);
 
-        // The agent hands the first prompt to the session's channel once it attaches and reports how it went.
+        // Offline, Claude Code 2.1.328 starts with "--dangerously-load-development-channels ignored" (its channels
+        // feature gate is remote). The launcher sees that, so the agent keeps the prompt for the session's hooks instead
+        // of pushing it into a channel Claude drops (which would be recorded as delivered while nobody read it). An idle
+        // session fires no hooks: someone typing in it makes Claude take a turn, and the first hook carries the prompt.
         var prompts = new PromptDeliveryTests(cluster);
+        if ((await prompts.PromptAsync(session.GetProperty("session_id").GetString()!, token, timeout.Token)).GetProperty("delivery_path").GetString() != "DELIVERY_PATH_CHANNEL")
+        {
+            await machine.TmuxAsync("send-keys", "-t", session.GetProperty("tmux_target").GetString()!, "hello", "Enter");
+        }
+
         var delivered = await WaitForStatusAsync(prompts, session.GetProperty("session_id").GetString()!, token, timeout.Token);
         delivered.GetProperty("status").GetString().Should().BeOneOf(["PROMPT_STATUS_DELIVERED", "PROMPT_STATUS_SEEN", "PROMPT_STATUS_REPLIED"], delivered.ToString());
         delivered.GetProperty("delivered_to_claude_session_id").GetString().Should().Be(claudeId);
@@ -60,9 +68,7 @@ public sealed class LaunchTests(RelayCluster cluster)
             await cluster.LaunchStub.WaitForRequestAsync(r => r.MessagesContain(token), timeout.Token);
         }
 
-        // Through the channel, relay-channel wrote the event to Claude Code, which is all the agent can know. Offline,
-        // 2.1.328 starts with "--dangerously-load-development-channels ignored" and drops it (the gate is remote), so
-        // the stub never sees this text: a known gap (the agent still treats a launched session's channel as working).
+        // (With the channels gate open, the channel path delivers it instead; offline it never does.)
     }
 
     private static async Task<JsonElement> WaitForStatusAsync(PromptDeliveryTests prompts, string session, string token, CancellationToken cancellationToken)
