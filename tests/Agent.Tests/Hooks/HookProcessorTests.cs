@@ -14,7 +14,10 @@ namespace Relay.Agent.Tests.Hooks;
 public sealed class HookProcessorTests
 {
     // Generous against a loaded machine, far below anything that would stall Claude.
-    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(250);
+    // The responder or spool in these tests never completes, so returning at all proves the answer bound; the slack only
+    // rules out waiting for something else. It is wide because the machine is shared and noisy: speed is measured by
+    // the Measure tests, not asserted here.
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(5);
 
     private readonly FakeSpool _spool = new();
     private readonly FakeSessionTracker _tracker = new();
