@@ -20,6 +20,8 @@ internal sealed record BenchOptions(
         usage: relay-bench [options]
           --duration <s>       measured seconds per ingest scenario (default 10; 1–600)
           --warmup <s>         warm-up seconds before each measurement (default 3; 0–60)
+          --broker-warmup <s>  seconds of ingest load, not measured, before the first scenario, so the broker's
+                               code is compiled at its final tier when measuring starts (default 20; 0–300)
           --agents <list>      agent counts of the ingest scenarios and the baseline (default 1,10,100)
           --streams <n>        idle agent streams held open by capacity-idle (default 5000; 1–50000)
           --idle <s>           idle window over which capacity-idle measures CPU (default 20; 1–600)
@@ -34,12 +36,16 @@ internal sealed record BenchOptions(
     /// <summary>Every scenario id, in the order they run.</summary>
     public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "baseline-http-insert", "capacity-idle"];
 
+    /// <summary>Unmeasured ingest load before the first ingest scenario (JIT tiering settles).</summary>
+    public TimeSpan BrokerWarmup { get; init; } = TimeSpan.FromSeconds(20);
+
     public bool Runs(string id) => Only is null || Only.Contains(id);
 
     public static BenchOptions? Parse(string[] args, TextWriter error)
     {
         var duration = 10.0;
         var warmup = 3.0;
+        var brokerWarmup = 20.0;
         List<int> agents = [1, 10, 100];
         var streams = 5000;
         var idle = 20.0;
@@ -61,6 +67,9 @@ internal sealed record BenchOptions(
                         break;
                     case "--warmup":
                         warmup = Number(Next(), 0, 60, arg);
+                        break;
+                    case "--broker-warmup":
+                        brokerWarmup = Number(Next(), 0, 300, arg);
                         break;
                     case "--agents":
                         agents = [.. Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(a => (int)Number(a, 1, 1000, arg))];
@@ -112,7 +121,10 @@ internal sealed record BenchOptions(
         }
 
         return new BenchOptions(TimeSpan.FromSeconds(duration), TimeSpan.FromSeconds(warmup), agents, streams, TimeSpan.FromSeconds(idle),
-            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)));
+            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)))
+        {
+            BrokerWarmup = TimeSpan.FromSeconds(brokerWarmup),
+        };
     }
 
     private static double Number(string text, double min, double max, string option) =>

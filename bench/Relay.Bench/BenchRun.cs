@@ -46,6 +46,15 @@ internal static class BenchRun
             postgres = await DescribePostgresAsync(broker.ConnectionString, token);
             Progress($"broker pid {broker.Pid} at {broker.Address}; PostgreSQL {postgres}");
 
+            if (options.BrokerWarmup > TimeSpan.Zero && (options.Runs("ingest") || options.Runs("ingest-10k-latency")))
+            {
+                // A broker fresh from start runs its hot paths at lower JIT tiers for tens of seconds on a loaded 2-core
+                // machine (perf: a third of its samples in the JIT), which is start-up cost, not sustained throughput.
+                Progress($"warming the broker up: 10 agents for {options.BrokerWarmup.TotalSeconds:0} s, not measured");
+                var w = await IngestScenario.RunAsync(broker, 10, rate: null, TimeSpan.Zero, options.BrokerWarmup, Prefix("warmup"), token);
+                Progress($"warm-up: {Report.Count(w.Rate)} events/s, broker {w.ServerCpuUsPerEvent:0} µs/event");
+            }
+
             if (options.Runs("ingest"))
             {
                 foreach (var agents in options.Agents)

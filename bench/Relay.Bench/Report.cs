@@ -102,7 +102,7 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"- Machine: {run.Machine}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"- PostgreSQL: {run.Postgres}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"- Load average (1/5/15 min) before the run: {run.LoadBefore}; after: {run.LoadAfter}. The broker, PostgreSQL and the load generator share the cores, and the machine is shared with other work.");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- Ingest and baseline: {options.Warmup.TotalSeconds:0.#} s warm-up, then {options.Duration.TotalSeconds:0.#} s measured, one run each. Idle streams: {options.IdleWindow.TotalSeconds:0} s idle window.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Ingest and baseline: {options.BrokerWarmup.TotalSeconds:0} s of unmeasured ingest load first (the broker's JIT tiering settles), then per scenario {options.Warmup.TotalSeconds:0.#} s warm-up and {options.Duration.TotalSeconds:0.#} s measured, one run each. Idle streams: {options.IdleWindow.TotalSeconds:0} s idle window.");
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
         md.AppendLine();
         md.AppendLine("| Scenario | What | Result | Target | Met? | Baseline | Ratio | Server CPU/event | PostgreSQL CPU/event |");

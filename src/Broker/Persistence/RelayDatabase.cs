@@ -23,14 +23,30 @@ internal sealed class RelayDatabase(
     {
         get
         {
-            var builder = new NpgsqlConnectionStringBuilder(IsEmbedded ? embedded.ConnectionString : options.Value.ConnectionString)
+            var configured = IsEmbedded ? embedded.ConnectionString : options.Value.ConnectionString;
+            var builder = new NpgsqlConnectionStringBuilder(configured)
             {
                 CommandTimeout = (int)Math.Ceiling(options.Value.CommandTimeout.TotalSeconds),
             };
             builder.ApplicationName ??= "relay-broker";
+            if (!Names(configured, "maxautoprepare"))
+            {
+                // The ingest batch, the fence and the session lookups are the same few statements thousands of times a
+                // second: prepared, PostgreSQL skips parsing and planning them (perf showed its parser and planner in
+                // every batch). A connection string that says `Max Auto Prepare=0` (e.g. behind PgBouncer in
+                // transaction mode on an old version) turns it off.
+                builder.MaxAutoPrepare = 64;
+            }
+
             return builder.ConnectionString;
         }
     }
+
+    /// <summary>Whether the connection string sets the keyword (any spelling Npgsql accepts: spaces and case ignored).</summary>
+    private static bool Names(string? connectionString, string keyword) =>
+        new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
+            .Cast<string>()
+            .Any(k => string.Equals(k.Replace(" ", string.Empty, StringComparison.Ordinal), keyword, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The shared connection pool.</summary>
     public NpgsqlDataSource DataSource

@@ -52,6 +52,21 @@ public sealed class PersistenceServicesTests(PostgresFixture postgres)
         host.Services.GetRequiredService<RelayDatabase>().IsEmbedded.Should().BeFalse();
     }
 
+    [Theory]
+    [InlineData("", 64)]
+    [InlineData(";Max Auto Prepare=0", 0)]
+    [InlineData(";maxautoprepare=7", 7)]
+    public async Task ConnectionString_MaxAutoPrepare_DefaultsTo64UnlessConfigured(string extra, int expected)
+    {
+        using var timeout = TestTimeout.Start();
+        await using var database = await postgres.CreateDatabaseAsync(migrate: false, timeout.Token);
+        await using var host = BuildHost(new() { ["Database:ConnectionString"] = database.ConnectionString + extra });
+
+        var effective = new Npgsql.NpgsqlConnectionStringBuilder(host.Services.GetRequiredService<RelayDatabase>().ConnectionString);
+
+        effective.MaxAutoPrepare.Should().Be(expected);
+    }
+
     [Fact]
     public async Task StartAsync_NoConnectionString_RunsMigratedEmbeddedClusterAndStopsIt()
     {

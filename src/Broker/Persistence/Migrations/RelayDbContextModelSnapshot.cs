@@ -1157,22 +1157,6 @@ namespace Relay.Broker.Persistence.Migrations
                         .HasConstraintName("fk_enrolment_tokens_machines_machine_id");
                 });
 
-            modelBuilder.Entity("Relay.Broker.Persistence.Entities.EventRecord", b =>
-                {
-                    b.HasOne("Relay.Broker.Persistence.Entities.Machine", null)
-                        .WithMany()
-                        .HasForeignKey("MachineId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired()
-                        .HasConstraintName("fk_events_machines_machine_id");
-
-                    b.HasOne("Relay.Broker.Persistence.Entities.RelaySession", null)
-                        .WithMany()
-                        .HasForeignKey("RelaySessionId")
-                        .OnDelete(DeleteBehavior.SetNull)
-                        .HasConstraintName("fk_events_sessions_relay_session_id");
-                });
-
             modelBuilder.Entity("Relay.Broker.Persistence.Entities.Launch", b =>
                 {
                     b.HasOne("Relay.Broker.Persistence.Entities.Machine", null)
