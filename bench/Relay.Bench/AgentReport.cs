@@ -38,7 +38,8 @@ internal static class AgentReport
     public static ReportRow Recovery(RecoveryFigures m) => new(
         "recovery",
         $"broker SIGKILLed and restarted under load: {m.Agents} relay-agent daemons fed {Report.Count(m.OfferedRate)} hooks/s through their http hooks",
-        $"all {m.Agents} agents back {Seconds(m.ReconnectSeconds)} s after the broker was ready (it was down {Seconds(m.DowntimeSeconds)} s, " +
+        $"all {m.Agents} agents back {Seconds(m.ReconnectSeconds)} s after the broker was ready (median {Seconds(m.ReconnectMedianSeconds)} s; " +
+        $"longest agent backoff delay {Seconds(m.LongestBackoffSeconds)} s; the broker was down {Seconds(m.DowntimeSeconds)} s, " +
         $"{Report.Count(m.PostedWhileDown)} hooks posted meanwhile, slowest hook {Ms(m.SlowestHookMs)} ms); spools drained {Seconds(m.DrainSeconds)} s after ready; " +
         $"{Report.Count(m.Stored.Rows)} of {Report.Count(m.Posted)} events stored, {m.Stored.Missing} lost, {m.Stored.Duplicated} duplicated",
         $"all agents back within {RecoveryTargetSeconds:0} s; spool drained; zero lost or duplicated",

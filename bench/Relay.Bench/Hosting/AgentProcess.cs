@@ -27,6 +27,7 @@ internal sealed class AgentProcess : IAsyncDisposable
 {
     private const string ListeningLine = "relay-agent listening:";
     private const string ConnectedLine = "Connected to broker";
+    private const string ReconnectingLine = "; reconnecting in ";
     private const int PortAttempts = 3;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
@@ -37,6 +38,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     private Task _pump = Task.CompletedTask;
     private TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<TimeSpan> _reconnectDelays = [];
     private long _connects;
 
     private AgentProcess(string root)
@@ -108,6 +110,15 @@ internal sealed class AgentProcess : IAsyncDisposable
 
     /// <summary>How many times the daemon logged that its broker link connected, over every start.</summary>
     public long Connects => Interlocked.Read(ref _connects);
+
+    /// <summary>The reconnect delays the daemon's broker link chose (its backoff) after losing the broker, over every start.</summary>
+    public IReadOnlyList<TimeSpan> ReconnectDelays()
+    {
+        lock (_log)
+        {
+            return [.. _reconnectDelays];
+        }
+    }
 
     /// <summary>
     /// Creates the machine's directories, enrols it with <paramref name="broker"/> (an enrolment token from the Admin API,
@@ -354,6 +365,14 @@ internal sealed class AgentProcess : IAsyncDisposable
             if (line.Contains(ListeningLine, StringComparison.Ordinal))
             {
                 _listening.TrySetResult();
+            }
+            else if (line.IndexOf(ReconnectingLine, StringComparison.Ordinal) is var at and >= 0
+                     && TimeSpan.TryParse(line[(at + ReconnectingLine.Length)..].Trim(), CultureInfo.InvariantCulture, out var delay))
+            {
+                lock (_log)
+                {
+                    _reconnectDelays.Add(delay);
+                }
             }
             else if (line.Contains(ConnectedLine, StringComparison.Ordinal))
             {
