@@ -16,6 +16,12 @@ namespace Relay.Bench.Hosting;
 /// <param name="Elapsed">Wall time from just before the process was started to its exit.</param>
 internal sealed record AgentCommandResult(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 
+/// <summary>How relay-agent is started: an executable and the arguments before the command's own.</summary>
+/// <param name="Command">The apphost, or dotnet.</param>
+/// <param name="Arguments">Nothing, or relay-agent.dll.</param>
+/// <param name="Description">Which of the two, for the report.</param>
+internal sealed record AgentProgram(string Command, IReadOnlyList<string> Arguments, string Description);
+
 /// <summary>
 /// A real <c>relay-agent run</c> daemon (the binary copied beside relay-bench), as one machine runs it: its own HOME,
 /// configuration and state directories and Unix socket (<c>RELAY_AGENT_CONFIG_DIR</c>, <c>RELAY_AGENT_STATE_DIR</c>,
@@ -64,7 +70,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// SessionStart command hook: install writes the program as it was itself started, and an installed agent is the
     /// published apphost (<c>relay-agent</c>); <c>dotnet relay-agent.dll</c> only when the apphost is missing.
     /// </summary>
-    public static (string Command, IReadOnlyList<string> Arguments, string Description) Program { get; } = FindProgram();
+    public static AgentProgram Program { get; } = FindProgram();
 
     /// <summary>The directory holding everything of this machine (removed on dispose).</summary>
     public string RootDirectory { get; }
@@ -103,7 +109,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     public string HookSecret { get; private set; } = string.Empty;
 
     /// <summary>The header carrying <see cref="HookSecret"/>.</summary>
-    public static string HookSecretHeader => "X-Relay-Hook-Secret";
+    public const string HookSecretHeader = "X-Relay-Hook-Secret";
 
     /// <summary>The daemon's pid while it runs.</summary>
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
@@ -437,12 +443,12 @@ internal sealed class AgentProcess : IAsyncDisposable
         return start;
     }
 
-    private static (string, IReadOnlyList<string>, string) FindProgram()
+    private static AgentProgram FindProgram()
     {
         var apphost = Path.Combine(AppContext.BaseDirectory, "relay-agent");
         return File.Exists(apphost)
-            ? (apphost, [], "the relay-agent apphost")
-            : ("dotnet", [Path.Combine(AppContext.BaseDirectory, "relay-agent.dll")], "dotnet relay-agent.dll");
+            ? new AgentProgram(apphost, [], "the relay-agent apphost")
+            : new AgentProgram("dotnet", [Path.Combine(AppContext.BaseDirectory, "relay-agent.dll")], "dotnet relay-agent.dll");
     }
 
     // Free now; the daemon binds it a moment later. Another process taking it meanwhile makes the start retry.

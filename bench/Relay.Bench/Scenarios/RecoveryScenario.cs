@@ -32,6 +32,7 @@ internal sealed record RecoveryFigures(
 internal static class RecoveryScenario
 {
     private const int StartConcurrency = 4;
+    private const int WarmupHooks = 20;
     private static readonly TimeSpan Before = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan After = TimeSpan.FromSeconds(2);
@@ -55,6 +56,7 @@ internal static class RecoveryScenario
             await using var database = NpgsqlDataSource.Create(broker.ConnectionString);
             using var stop = new CancellationTokenSource();
             var feeders = started.Select((a, i) => new Feeder(a, $"{prefix}-{i:D3}")).ToList();
+            await Task.WhenAll(feeders.Select(f => f.WarmAsync(WarmupHooks, cancellationToken)));
             var loops = feeders.Select(f => Task.Run(() => f.RunAsync(rate / agentCount, stop.Token), CancellationToken.None)).ToList();
             try
             {
@@ -227,23 +229,39 @@ internal static class RecoveryScenario
         /// <summary>The keys of the hooks answered (read after the loop ended).</summary>
         public IReadOnlyList<string> Sent => _sent;
 
+        /// <summary>A few hooks unpaced, so that the first measured ones do not pay for the agent's and this client's cold start.</summary>
+        public async Task WarmAsync(int count, CancellationToken cancellationToken)
+        {
+            using var http = HookHttpScenario.Client();
+            for (var i = 0; i < count; i++)
+            {
+                await HookHttpScenario.PostAsync(http, agent, _payloads, _sent, cancellationToken);
+                Interlocked.Increment(ref _posted);
+            }
+        }
+
         public async Task RunAsync(double rate, CancellationToken stop)
         {
             using var http = HookHttpScenario.Client();
-            var start = Stopwatch.GetTimestamp();
+            var interval = (long)(Stopwatch.Frequency / rate);
+            var next = Stopwatch.GetTimestamp();
             try
             {
                 while (!stop.IsCancellationRequested && _sent.Count < MaxHooks)
                 {
-                    // Bounded by the schedule: a hook that was due and not yet sent goes out now, so a slow answer is
-                    // caught up, never queued without end.
-                    var due = start + (long)(_sent.Count * Stopwatch.Frequency / rate);
-                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                    if (wait > TimeSpan.Zero)
+                    // Paced, one hook at a time, as one Claude session fires them. After a slow answer the schedule moves on
+                    // instead of catching up in a burst: the offered load stays at most the rate.
+                    var now = Stopwatch.GetTimestamp();
+                    if (next > now)
                     {
-                        await Task.Delay(wait, stop);
+                        await Task.Delay(Stopwatch.GetElapsedTime(now, next), stop);
+                    }
+                    else if (now - next > Stopwatch.Frequency)
+                    {
+                        next = now;
                     }
 
+                    next += interval;
                     var ticks = await HookHttpScenario.PostAsync(http, agent, _payloads, _sent, CancellationToken.None);
                     Interlocked.Increment(ref _posted);
                     if (ticks > Interlocked.Read(ref _slowestTicks))
