@@ -14,7 +14,8 @@ internal sealed record BenchOptions(
     string? Database,
     string? Markdown,
     IReadOnlySet<string>? Only,
-    string CommandLine)
+    string CommandLine,
+    AgentBenchOptions AgentBench)
 {
     private const string Usage = """
         usage: relay-bench [options]
@@ -27,14 +28,19 @@ internal sealed record BenchOptions(
           --idle <s>           idle window over which capacity-idle measures CPU (default 20; 1–600)
           --rate <n>           offered load of ingest-10k-latency, events/s (default 10000)
           --latency-agents <n> agents sharing that load (default 10)
+          --hook-requests <n>  http hooks hook-http measures after 200 warm-up hooks (default 2000; 10–100000)
+          --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
+          --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
+          --recovery-rate <n>  hooks/s they are fed in total during recovery (default 200; 10–5000)
           --database <cs>      an Npgsql connection string for the broker (and the baseline) instead of the
                                embedded PostgreSQL in a temporary data directory
-          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,capacity-idle,baseline-http-insert
+          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,baseline-http-insert,
+                               hook-http,hook-command,recovery,capacity-idle
           --markdown <file>    rewrite the broker figures section of <file> (e.g. docs/benchmarks.md)
         """;
 
     /// <summary>Every scenario id, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "baseline-http-insert", "capacity-idle"];
+    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "baseline-http-insert", "hook-http", "hook-command", "recovery", "capacity-idle"];
 
     /// <summary>Unmeasured ingest load before the first ingest scenario (JIT tiering settles).</summary>
     public TimeSpan BrokerWarmup { get; init; } = TimeSpan.FromSeconds(20);
@@ -54,6 +60,7 @@ internal sealed record BenchOptions(
         string? database = null;
         string? markdown = null;
         HashSet<string>? only = null;
+        var agentBench = new AgentBenchOptions();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -91,6 +98,18 @@ internal sealed record BenchOptions(
                     case "--latency-agents":
                         latencyAgents = (int)Number(Next(), 1, 1000, arg);
                         break;
+                    case "--hook-requests":
+                        agentBench = agentBench with { HookRequests = (int)Number(Next(), 10, 100_000, arg) };
+                        break;
+                    case "--hook-runs":
+                        agentBench = agentBench with { HookRuns = (int)Number(Next(), 3, 1000, arg) };
+                        break;
+                    case "--recovery-agents":
+                        agentBench = agentBench with { RecoveryAgents = (int)Number(Next(), 1, 100, arg) };
+                        break;
+                    case "--recovery-rate":
+                        agentBench = agentBench with { RecoveryRate = Number(Next(), 10, 5000, arg) };
+                        break;
                     case "--database":
                         database = Next();
                         break;
@@ -121,7 +140,7 @@ internal sealed record BenchOptions(
         }
 
         return new BenchOptions(TimeSpan.FromSeconds(duration), TimeSpan.FromSeconds(warmup), agents, streams, TimeSpan.FromSeconds(idle),
-            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)))
+            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)), agentBench)
         {
             BrokerWarmup = TimeSpan.FromSeconds(brokerWarmup),
         };
@@ -132,3 +151,10 @@ internal sealed record BenchOptions(
             ? value
             : throw new FormatException($"{option} takes a number from {min} to {max}, not '{text}'.");
 }
+
+/// <summary>The options of the scenarios that run real relay-agent daemons (hook-http, hook-command, recovery).</summary>
+/// <param name="HookRequests">Http hooks measured by hook-http.</param>
+/// <param name="HookRuns">relay-agent hook runs measured by hook-command with the agent up (a third as many with it down).</param>
+/// <param name="RecoveryAgents">Daemons fed hooks while the broker is killed and restarted.</param>
+/// <param name="RecoveryRate">Hooks per second offered to them in total.</param>
+internal sealed record AgentBenchOptions(int HookRequests = 2000, int HookRuns = 30, int RecoveryAgents = 10, double RecoveryRate = 200);
