@@ -8,8 +8,13 @@ internal sealed class BrokerLinkOptions
     /// <summary>The first reconnect delay; each failed attempt doubles it (with full jitter) up to <see cref="MaxBackoff"/>. Default 1 s.</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest reconnect delay. Default 60 s.</summary>
-    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// The longest reconnect delay. Default 5 s: with full jitter an agent retries within this long of the broker coming
+    /// back, so a restarted broker has its agents (and their spooled events) back within seconds, not the minute a
+    /// longer cap allowed. A refused connection costs the broker nothing, and a broker that is shutting down says how
+    /// long to wait (retry_after), which overrides this.
+    /// </summary>
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>A stream that stayed up this long counts as healthy: the next reconnect starts from <see cref="InitialBackoff"/> again. Default 30 s.</summary>
     public TimeSpan HealthyAfter { get; set; } = TimeSpan.FromSeconds(30);

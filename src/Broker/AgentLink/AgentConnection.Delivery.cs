@@ -28,7 +28,7 @@ internal sealed partial class AgentConnection
                 var wake = Volatile.Read(ref _deliveryWake).Task;
                 var version = _services.Signals.Version(topic);
                 // A signal can be missed (work queued by another replica, or by a writer that did not publish): the
-                // liveness loop asks for a look now and then, and the filler's first query is cheap when there is none.
+                // PresenceSweeper looks for such work for all streams at once and asks for a look here when it finds some.
                 if (version != filledAt || Interlocked.Exchange(ref _refillDue, 0) == 1)
                 {
                     filledAt = version;
@@ -77,7 +77,7 @@ internal sealed partial class AgentConnection
     }
 
     /// <summary>Asks the delivery loop to look for queued work even without a signal.</summary>
-    private void RefillSoon()
+    public void RefillSoon()
     {
         Volatile.Write(ref _refillDue, 1);
         WakeDelivery();

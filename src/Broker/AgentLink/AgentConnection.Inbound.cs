@@ -14,7 +14,6 @@ internal sealed partial class AgentConnection
     private long _lastReadSeq;
     private int _unackedInbound;
     private long _lastHeardTicks;
-    private long _lastRenewalTicks;
 
     private DateTimeOffset LastHeard
     {
@@ -137,7 +136,6 @@ internal sealed partial class AgentConnection
                 using var slot = await _services.IngestGate.EnterAsync(token);
                 var batch = new List<InboundItem>();
                 long? ack = null;
-                AgentStats? stats = null;
                 while (batch.Count < _services.Options.MaxBatchMessages && reader.TryRead(out var item))
                 {
                     var message = item.Message;
@@ -153,8 +151,11 @@ internal sealed partial class AgentConnection
                             ack = Math.Max(ack ?? 0, (long)message.Ack.Seq);
                             break;
                         case AgentMessage.BodyOneofCase.Heartbeat:
-                            stats = message.Heartbeat.Stats ?? stats;
-                            LastStats = stats;
+                            if (message.Heartbeat.Stats is { } stats)
+                            {
+                                LastStats = stats;
+                            }
+
                             break;
                         case AgentMessage.BodyOneofCase.ToolCall:
                             StartToolCall(message.ToolCall);
@@ -168,13 +169,12 @@ internal sealed partial class AgentConnection
                     }
                 }
 
-                var renewal = RenewalDue(stats);
-                if (batch.Count == 0 && ack is null && renewal is null)
+                if (batch.Count == 0 && ack is null)
                 {
                     continue;
                 }
 
-                var outcome = await StoreAsync(batch, ack, renewal, token);
+                var outcome = await StoreAsync(batch, ack, token);
                 AfterCommit(batch.Count, ack, outcome);
             }
         }
@@ -231,34 +231,22 @@ internal sealed partial class AgentConnection
         }
     }
 
-    private PresenceRenewal? RenewalDue(AgentStats? stats)
-    {
-        var now = _services.Time.GetUtcNow().UtcTicks;
-        if (now - Volatile.Read(ref _lastRenewalTicks) < _services.Options.LeaseDuration.Ticks / 3)
-        {
-            return null;
-        }
-
-        Volatile.Write(ref _lastRenewalTicks, now);
-        return new PresenceRenewal(stats is null ? null : Google.Protobuf.JsonFormatter.Default.Format(stats));
-    }
-
     /// <summary>
     /// Stores a batch. A batch that breaks a database rule (a bad value the checks missed) is stored again message by
     /// message, so one bad message is refused alone instead of stalling the stream behind it forever.
     /// </summary>
-    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, PresenceRenewal? renewal, CancellationToken token)
+    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, CancellationToken token)
     {
         try
         {
-            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, renewal, rejectAll: null, token);
+            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, rejectAll: null, token);
         }
         catch (Exception ex) when (DataError(ex) is { } error && !token.IsCancellationRequested)
         {
             if (batch.Count <= 1)
             {
                 AgentLinkLog.MessageRefusedByDatabase(_services.Logger, ex, batch.Count == 0 ? 0 : (long)batch[0].Message.Seq, Machine.Name);
-                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, renewal, $"The broker cannot store this message: {error}", token);
+                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, $"The broker cannot store this message: {error}", token);
             }
 
             AgentLinkLog.BatchIsolated(_services.Logger, ex, Machine.Name, batch.Count);
@@ -269,7 +257,7 @@ internal sealed partial class AgentConnection
             for (var i = 0; i < batch.Count; i++)
             {
                 var last = i == batch.Count - 1;
-                var one = await StoreAsync([batch[i]], last ? ack : null, last ? renewal : null, token);
+                var one = await StoreAsync([batch[i]], last ? ack : null, token);
                 bindings.AddRange(one.Bindings);
                 replies.AddRange(one.Replies);
                 topics.UnionWith(one.Topics);

@@ -14,7 +14,6 @@ internal sealed partial class AgentConnection
         var options = _services.Options;
         var period = TimeSpan.FromTicks(Math.Max(Math.Min(options.HeartbeatInterval.Ticks, options.PeerTimeout.Ticks) / 4, TimeSpan.TicksPerMillisecond * 10));
         using var timer = new PeriodicTimer(period, _services.Time);
-        var lastRefill = _services.Time.GetUtcNow();
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
@@ -24,12 +23,6 @@ internal sealed partial class AgentConnection
                 {
                     End(new ConnectionEnd(ConnectionEndKind.DeadPeer, $"Nothing was heard from the agent for {options.PeerTimeout}."));
                     return;
-                }
-
-                if (now - lastRefill >= options.HeartbeatInterval)
-                {
-                    lastRefill = now;
-                    RefillSoon();
                 }
 
                 if (now - LastSent >= options.HeartbeatInterval)

@@ -84,7 +84,26 @@ internal sealed partial class AgentConnection : IDisposable
     public int SendWindow { get; }
 
     /// <summary>The statistics of the agent's latest heartbeat (spool depth for metrics); null before the first.</summary>
-    public AgentStats? LastStats { get; private set; }
+    public AgentStats? LastStats
+    {
+        get => Volatile.Read(ref _lastStats);
+        private set => Volatile.Write(ref _lastStats, value);
+    }
+
+    private AgentStats? _lastStats;
+    private AgentStats? _storedStats;
+
+    /// <summary>The latest statistics as JSON when they changed since the last call (for the lease renewal), else null.</summary>
+    public string? TakeStatsToStore()
+    {
+        var latest = LastStats;
+        if (latest is null || ReferenceEquals(Interlocked.Exchange(ref _storedStats, latest), latest))
+        {
+            return null;
+        }
+
+        return Google.Protobuf.JsonFormatter.Default.Format(latest);
+    }
 
     /// <summary>Messages waiting in the outbound queue.</summary>
     public int OutboundDepth => _outbound.Reader.CanCount ? _outbound.Reader.Count : 0;

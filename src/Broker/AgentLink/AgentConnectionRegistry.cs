@@ -31,7 +31,10 @@ internal sealed class AgentConnectionRegistry
     /// <summary>True while the machine's agent has a live stream on this replica.</summary>
     public bool IsConnected(Guid machineId) => _live.ContainsKey(machineId);
 
-    /// <summary>The live streams of this replica (a moment's view, for metrics).</summary>
+    /// <summary>The machine's live stream on this replica, if any.</summary>
+    public AgentConnection? Find(Guid machineId) => _live.GetValueOrDefault(machineId);
+
+    /// <summary>The live streams of this replica (a moment's view).</summary>
     public IEnumerable<AgentConnection> Live() => _live.Values;
 
     /// <summary>How many agents are connected to this replica.</summary>

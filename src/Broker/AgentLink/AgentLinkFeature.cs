@@ -24,6 +24,8 @@ internal static class AgentLinkFeature
         services.AddSingleton<InboundProcessor>();
         services.AddSingleton<IngestGate>();
         services.AddHostedService<PresenceStartupService>();
+        services.AddSingleton<PresenceSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<PresenceSweeper>());
         return services;
     }
 }

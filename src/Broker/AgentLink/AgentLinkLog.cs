@@ -42,4 +42,8 @@ internal static partial class AgentLinkLog
     [LoggerMessage(EventId = 3009, EventName = "BriefingSyncFailed", Level = LogLevel.Warning,
         Message = "Reading the standing briefings for machine {MachineName} failed; the stream ends and the agent's next Welcome carries them")]
     public static partial void BriefingSyncFailed(ILogger logger, Exception exception, string machineName);
+
+    [LoggerMessage(EventId = 3010, EventName = "PresenceSweepFailed", Level = LogLevel.Warning,
+        Message = "Renewing the agent streams' leases or looking for queued work failed; the next sweep tries again")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
 }

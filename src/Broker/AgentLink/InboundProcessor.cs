@@ -33,7 +33,6 @@ internal sealed class InboundProcessor(
     EventIngestWriter events,
     SessionReconciler sessions,
     DeliveryInbound delivery,
-    LinkStateStore linkState,
     TimeProvider time,
     BrokerTelemetry telemetry,
     IEnumerable<IInboundBatchObserver> observers)
@@ -49,7 +48,6 @@ internal sealed class InboundProcessor(
     /// <param name="cache">The stream's session cache.</param>
     /// <param name="items">Sequenced messages in seq order (retransmissions at or below the committed position are skipped).</param>
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
-    /// <param name="renew">Presence to refresh (lease, last seen, the agent's stats) when due.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
     /// <param name="cancellationToken">Abandons the batch (rolled back, never acked).</param>
     public async Task<BatchOutcome> ProcessAsync(
@@ -58,7 +56,6 @@ internal sealed class InboundProcessor(
         MachineSessionCache cache,
         IReadOnlyList<InboundItem> items,
         long? ackedBrokerSeq,
-        PresenceRenewal? renew,
         string? rejectAll,
         CancellationToken cancellationToken)
     {
@@ -71,8 +68,7 @@ internal sealed class InboundProcessor(
         if (items.Count > 0)
         {
             // Only a batch that may write the event log needs the event-order lock. One that carries just the agent's
-            // ack or a lease renewal (most of what idle streams send) writes no event, so it does not queue behind
-            // every other batch. It takes its row locks in the same order as the lock holders (agent_link_state, then
+            // ack writes no event, so it does not queue behind every other batch. It takes its row locks in the same order as the lock holders (agent_link_state, then
             // machines and agent_outbox), so skipping the lock cannot close a deadlock cycle.
             await LinkStateStore.LockEventOrderAsync(connection, tx, cancellationToken);
         }
@@ -132,11 +128,6 @@ internal sealed class InboundProcessor(
             await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
         }
 
-        if (renew is not null)
-        {
-            await linkState.RenewAsync(connection, tx, machine.Id, connectionId, renew.StatsJson, cancellationToken);
-        }
-
         await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], cancellationToken);
         foreach (var observer in observers)
         {
@@ -182,9 +173,6 @@ internal sealed class InboundProcessor(
         context.AddEvent(EventKind.MessageRejected, context.DerivedEventId("rejected"), null, context.Now, notice);
     }
 }
-
-/// <summary>Presence to refresh with a batch; <see cref="StatsJson"/> is the agent's last AgentStats, when it sent one.</summary>
-internal sealed record PresenceRenewal(string? StatsJson);
 
 /// <summary>
 /// Sees each inbound batch just before its commit. For tests that must stop the broker between storing and

@@ -28,6 +28,7 @@ internal sealed record Handshake(
 /// </summary>
 internal sealed class LinkStateStore(
     IDbContextFactory<RelayDbContext> databases,
+    NpgsqlDataSource dataSource,
     EventIngestWriter events,
     IOptions<AgentLinkOptions> options,
     TimeProvider time)
@@ -35,6 +36,17 @@ internal sealed class LinkStateStore(
     private const string Upsert = """
         INSERT INTO agent_link_state (machine_id, last_inbound_seq, last_outbound_seq, last_outbound_seq_acked, updated_at, broker_epoch)
         VALUES ($1, 0, 0, 0, $2, '') ON CONFLICT (machine_id) DO NOTHING
+        """;
+
+    // agent_link_state rows first, then machines rows: the order of every other transaction that locks both.
+    private const string Renew = """
+        WITH renewed AS (
+            UPDATE agent_link_state a SET lease_expires_at = $4
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS l(machine_id, connection_id, stats)
+            WHERE a.machine_id = l.machine_id AND a.connection_id = l.connection_id
+            RETURNING a.machine_id, l.stats)
+        UPDATE machines m SET last_seen_at = $5, agent_stats = COALESCE(r.stats::jsonb, m.agent_stats)
+        FROM renewed r WHERE m.id = r.machine_id
         """;
 
     private const string Lock = """
@@ -189,17 +201,22 @@ internal sealed class LinkStateStore(
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Keeps the lease (presence) and last-seen time fresh, inside an inbound batch's transaction.</summary>
-    public async Task RenewAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid machineId, Guid connectionId, string? statsJson, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps the leases (presence) and last-seen times of this replica's streams fresh, in one statement. A stream that
+    /// no longer owns its machine (a newer stream's handshake replaced the connection id) renews nothing.
+    /// </summary>
+    public async Task RenewAsync(IReadOnlyList<LeaseRenewal> streams, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await ExecuteAsync(connection, transaction,
-            "UPDATE agent_link_state SET lease_expires_at = $3 WHERE machine_id = $1 AND connection_id = $2",
-            cancellationToken, machineId, connectionId, now + options.Value.LeaseDuration);
-        await using var command = new NpgsqlCommand("UPDATE machines SET last_seen_at = $2, agent_stats = COALESCE($3::jsonb, agent_stats) WHERE id = $1", connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machineId });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)statsJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        await using var command = dataSource.CreateCommand(Renew);
+        command.Parameters.AddRange(new NpgsqlParameter[]
+        {
+            new NpgsqlParameter<Guid[]> { TypedValue = streams.Select(s => s.MachineId).ToArray() },
+            new NpgsqlParameter<Guid[]> { TypedValue = streams.Select(s => s.ConnectionId).ToArray() },
+            new NpgsqlParameter<string?[]> { TypedValue = streams.Select(s => s.StatsJson).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text },
+            new NpgsqlParameter<DateTimeOffset> { TypedValue = now + options.Value.LeaseDuration },
+            new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
+        });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

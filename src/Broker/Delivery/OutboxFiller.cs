@@ -29,16 +29,21 @@ internal sealed partial class OutboxFiller(
     TimeProvider time,
     ILogger<OutboxFiller> logger)
 {
-    // Cheap check before taking any lock: most signals find nothing new for this machine's stream.
-    private const string HasWork = """
-        SELECT EXISTS (SELECT 1 FROM agent_outbox WHERE machine_id = $1 AND seq IS NULL)
-            OR EXISTS (SELECT 1 FROM launches WHERE machine_id = $1 AND status = 'requested')
-            OR EXISTS (SELECT 1 FROM stop_requests WHERE machine_id = $1 AND sent_at IS NULL)
+    // Work the filler moves for machine m.id: the cheap check before taking any lock (most signals find nothing new
+    // for the stream), and the sweep that finds work whose signal was missed.
+    private const string WorkFor = """
+        EXISTS (SELECT 1 FROM agent_outbox WHERE machine_id = m.id AND seq IS NULL)
+            OR EXISTS (SELECT 1 FROM launches WHERE machine_id = m.id AND status = 'requested')
+            OR EXISTS (SELECT 1 FROM stop_requests WHERE machine_id = m.id AND sent_at IS NULL)
             OR EXISTS (SELECT 1 FROM prompts p JOIN sessions s ON s.id = p.relay_session_id
-                       WHERE s.machine_id = $1 AND p.status = 'queued' AND s.status <> 'ended')
+                       WHERE s.machine_id = m.id AND p.status = 'queued' AND s.status <> 'ended')
             OR EXISTS (SELECT 1 FROM approvals a JOIN sessions s ON s.id = a.relay_session_id
-                       WHERE s.machine_id = $1 AND a.status IN ('allowed', 'denied') AND a.verdict_sent_at IS NULL)
+                       WHERE s.machine_id = m.id AND a.status IN ('allowed', 'denied') AND a.verdict_sent_at IS NULL)
         """;
+
+    private const string HasWork = "SELECT " + WorkFor + " FROM (SELECT $1::uuid AS id) m";
+
+    private const string MachinesWithWork = "SELECT m.id FROM unnest($1::uuid[]) AS m(id) WHERE " + WorkFor;
 
     private const string LockState = "SELECT connection_id, last_outbound_seq FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
 
@@ -48,6 +53,21 @@ internal sealed partial class OutboxFiller(
         UPDATE agent_outbox o SET seq = $2 + todo.n FROM todo WHERE o.id = todo.id
         RETURNING o.seq
         """;
+
+    /// <summary>Of <paramref name="machines"/>, those with work for the filler (one query for any number of machines).</summary>
+    public async Task<IReadOnlyList<Guid>> MachinesWithWorkAsync(IReadOnlyCollection<Guid> machines, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(MachinesWithWork);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. machines] });
+        var found = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(reader.GetGuid(0));
+        }
+
+        return found;
+    }
 
     /// <summary>
     /// Numbers everything queued for <paramref name="machine"/>; returns the last broker seq assigned, or null when

@@ -25,5 +25,11 @@ internal sealed class TestDatabase(string connectionString) : IAsyncDisposable
         return value is null or DBNull ? default : (T)value;
     }
 
+    public async Task ExecuteAsync(string sql, CancellationToken cancellationToken = default)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();
 }
