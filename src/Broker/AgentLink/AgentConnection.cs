@@ -6,10 +6,11 @@ using Relay.Protocol.V1;
 namespace Relay.Broker.AgentLink;
 
 /// <summary>
-/// One agent's live stream. Six loops share it: the reader (request stream → bounded inbound queue), the processor
+/// One agent's live stream. Five loops share it: the reader (request stream → bounded inbound queue), the processor
 /// (batches → one transaction each → Ack after commit), the delivery loop (machine outbox → sequenced messages within
-/// the agent's window), liveness (heartbeats, dead peer), the briefing sync (BriefingUpdate) and the pump, the only
-/// writer of the response stream, which drains the bounded outbound queue. One partial file per loop.
+/// the agent's window), the briefing sync (BriefingUpdate) and the pump, the only writer of the response stream, which
+/// drains the bounded outbound queue. Liveness (heartbeats, dead peer) is checked by the replica's PresenceSweeper.
+/// One partial file per concern.
 /// </summary>
 internal sealed partial class AgentConnection : IDisposable
 {
@@ -48,6 +49,8 @@ internal sealed partial class AgentConnection : IDisposable
         _stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         _stopWriting = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         Revoked = principal.Revoked;
+        // Registered (and so seen by the sweeper's liveness check) before RunAsync starts.
+        LastHeard = LastSent = services.Time.GetUtcNow();
 
         // Before the handshake reads the briefings for the Welcome: a change committed after that read is seen as newer.
         _briefingsVersion = services.Signals.Version(Briefings.BriefingStore.ChangedTopic);
@@ -132,12 +135,11 @@ internal sealed partial class AgentConnection : IDisposable
         var pump = Task.Run(PumpAsync, CancellationToken.None);
         var reader = Task.Run(ReadAsync, CancellationToken.None);
         var delivery = Task.Run(DeliverAsync, CancellationToken.None);
-        var liveness = Task.Run(WatchLivenessAsync, CancellationToken.None);
         var briefings = Task.Run(() => SyncBriefingsAsync(handshake.Briefings), CancellationToken.None);
 
         await ProcessAsync();   // returns once the inbound queue is complete (or the stream is abandoned)
         await _stop.CancelAsync();
-        await Task.WhenAll(reader, delivery, liveness, briefings);
+        await Task.WhenAll(reader, delivery, briefings);
 
         var end = _end ?? new ConnectionEnd(ConnectionEndKind.Failure, "The stream ended unexpectedly.");
         if (end.Kind != ConnectionEndKind.AgentGone && end.ToNotice(_services.Options.ShutdownRetryAfter) is { } notice)
