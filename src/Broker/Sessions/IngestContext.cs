@@ -55,7 +55,7 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
         Guid? claudeSessionId = null, string? hookEventName = null, string? toolName = null, Guid? machineId = null)
     {
         // machineId: the machine the entry concerns when it is not the reporting one (a message to another machine's session).
-        Events.Add(new IngestEvent(machineId ?? Machine.Id, eventId, Seq, kind, occurredAt, JsonFormatter.Default.Format(payload))
+        Events.Add(new IngestEvent(machineId ?? Machine.Id, eventId, Seq, kind, occurredAt, ProtoJson.Format(payload))
         {
             RelaySessionId = sessionId,
             ClaudeSessionId = claudeSessionId,
