@@ -132,8 +132,7 @@ internal sealed partial class AgentConnection
         {
             while (await reader.WaitToReadAsync(token))
             {
-                // A slot first, then the messages: under load, what arrives while this stream waits joins the batch.
-                using var slot = await _services.IngestGate.EnterAsync(token);
+                // Under load, what arrives while this stream waits for its batch's group commit joins its next batch.
                 var batch = new List<InboundItem>();
                 long? ack = null;
                 while (batch.Count < _services.Options.MaxBatchMessages && reader.TryRead(out var item))
@@ -174,7 +173,19 @@ internal sealed partial class AgentConnection
                     continue;
                 }
 
-                var outcome = await StoreAsync(batch, ack, token);
+                BatchOutcome outcome;
+                if (batch.Count == 0)
+                {
+                    // An ack alone is a transaction of its own (no event-order lock): bounded like handshakes, so that
+                    // thousands of streams acking at once do not empty the connection pool.
+                    using var slot = await _services.IngestGate.EnterAsync(token);
+                    outcome = await StoreAsync(batch, ack, token);
+                }
+                else
+                {
+                    outcome = await StoreAsync(batch, ack, token);
+                }
+
                 AfterCommit(batch.Count, ack, outcome);
             }
         }

@@ -33,8 +33,9 @@ internal sealed class AgentLinkOptions
     public int MaxBatchMessages { get; set; } = 256;
 
     /// <summary>
-    /// Most agent streams of this replica storing a batch at the same time (each holds a database connection). Others wait
-    /// without one, and what they receive meanwhile joins their next batch. Default 4.
+    /// Most agent-stream transactions of this replica that run at once besides the group commit of batches: handshakes,
+    /// stream releases and batches that carry only an ack (each holds a database connection). Others wait without one.
+    /// Default 4.
     /// </summary>
     public int MaxConcurrentBatches { get; set; } = 4;
 

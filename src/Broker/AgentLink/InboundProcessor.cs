@@ -23,12 +23,23 @@ internal sealed class ConnectionReplacedException() : Exception("A newer stream 
 /// <summary>The stream's machine was revoked: it must not commit or ack, and the stream ends.</summary>
 internal sealed class MachineRevokedException() : Exception("The machine was revoked.");
 
+/// <summary>One stream's batch: what it read from its agent since its last batch, and its ack of broker messages.</summary>
+internal sealed record InboundBatch(
+    MachineIdentity Machine,
+    Guid ConnectionId,
+    MachineSessionCache Cache,
+    IReadOnlyList<InboundItem> Items,
+    long? AckedBrokerSeq,
+    string? RejectAll);
+
 /// <summary>
-/// Stores one batch of an agent's sequenced messages in one transaction: the machine's row lock (fencing out an older
-/// stream), every message's effect on sessions, prompts, approvals and launches, the event log rows, the agent's
-/// acknowledgement of broker messages, and the committed position. The caller acks the agent only after this returns.
+/// Stores agents' batches of sequenced messages: per batch, the machine's row lock (fencing out an older stream), every
+/// message's effect on sessions, prompts, approvals and launches, the event log rows, the agent's acknowledgement of
+/// broker messages, and the committed position. The caller acks the agent only after its batch's commit returned.
+/// Batches with messages are committed in groups (InboundProcessor.GroupCommit.cs); a batch that carries only an ack
+/// has a transaction of its own.
 /// </summary>
-internal sealed class InboundProcessor(
+internal sealed partial class InboundProcessor(
     IDbContextFactory<RelayDbContext> databases,
     EventIngestWriter events,
     SessionReconciler sessions,
@@ -49,8 +60,9 @@ internal sealed class InboundProcessor(
     /// <param name="items">Sequenced messages in seq order (retransmissions at or below the committed position are skipped).</param>
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
-    /// <param name="cancellationToken">Abandons the batch (rolled back, never acked).</param>
-    public async Task<BatchOutcome> ProcessAsync(
+    /// <param name="cancellationToken">Stops waiting for the batch: it is then never acked (it may still commit, and the
+    /// agent's retransmission is deduplicated by seq).</param>
+    public Task<BatchOutcome> ProcessAsync(
         MachineIdentity machine,
         Guid connectionId,
         MachineSessionCache cache,
@@ -59,26 +71,40 @@ internal sealed class InboundProcessor(
         string? rejectAll,
         CancellationToken cancellationToken)
     {
-        using var activity = BrokerTelemetry.StartBatch(machine.Name, items);
+        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll);
+        return items.Count == 0 ? ProcessAloneAsync(batch, cancellationToken) : SubmitAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// A batch that carries only the agent's ack writes no event, so it does not take the event-order lock and does not
+    /// queue behind other batches. It takes its row locks in the same order as the lock holders (agent_link_state, then
+    /// agent_outbox), so skipping the lock cannot close a deadlock cycle.
+    /// </summary>
+    private async Task<BatchOutcome> ProcessAloneAsync(InboundBatch batch, CancellationToken cancellationToken)
+    {
         var started = time.GetTimestamp();
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        db.Database.AutoSavepointsEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        var tx = (NpgsqlTransaction)transaction.GetDbTransaction();
-        if (items.Count > 0)
-        {
-            // Only a batch that may write the event log needs the event-order lock. One that carries just the agent's
-            // ack writes no event, so it does not queue behind every other batch. It takes its row locks in the same order as the lock holders (agent_link_state, then
-            // machines and agent_outbox), so skipping the lock cannot close a deadlock cycle.
-            await LinkStateStore.LockEventOrderAsync(connection, tx, cancellationToken);
-        }
+        var (outcome, context) = await StoreAsync(db, batch, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        telemetry.BatchStored(batch.Items, time.GetElapsedTime(started), context.Deliveries);
+        return outcome;
+    }
 
+    /// <summary>One batch's work inside the caller's transaction (which holds the event-order lock when it has items).</summary>
+    private async Task<(BatchOutcome Outcome, IngestContext Context)> StoreAsync(RelayDbContext db, InboundBatch batch, CancellationToken cancellationToken)
+    {
+        var machine = batch.Machine;
+        using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         long committed;
         await using (var fence = new NpgsqlCommand(Fence, connection, tx))
         {
             fence.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
             await using var reader = await fence.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != connectionId)
+            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != batch.ConnectionId)
             {
                 throw new ConnectionReplacedException();
             }
@@ -92,9 +118,9 @@ internal sealed class InboundProcessor(
             committed = reader.GetInt64(1);
         }
 
-        var context = new IngestContext(db, machine, cache, time.GetUtcNow());
+        var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow());
         var highest = committed;
-        foreach (var item in items)
+        foreach (var item in batch.Items)
         {
             var seq = (long)item.Message.Seq;
             if (seq <= committed)
@@ -103,9 +129,9 @@ internal sealed class InboundProcessor(
             }
 
             context.Seq = seq;
-            if (rejectAll is not null || item.RejectReason is not null)
+            if (batch.RejectAll is not null || item.RejectReason is not null)
             {
-                Reject(context, item.RejectReason is null ? ErrorCode.InvalidArgument : item.RejectCode, item.RejectReason ?? rejectAll!);
+                Reject(context, item.RejectReason is null ? ErrorCode.InvalidArgument : item.RejectCode, item.RejectReason ?? batch.RejectAll!);
             }
             else
             {
@@ -123,7 +149,7 @@ internal sealed class InboundProcessor(
         }
 
         var bindings = await SessionReconciler.FinishAsync(context, cancellationToken);
-        if (ackedBrokerSeq is { } acked)
+        if (batch.AckedBrokerSeq is { } acked)
         {
             await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
         }
@@ -131,12 +157,10 @@ internal sealed class InboundProcessor(
         await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], cancellationToken);
         foreach (var observer in observers)
         {
-            await observer.BeforeCommitAsync(machine.Id, highest, cancellationToken);
+            await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        telemetry.BatchStored(items, time.GetElapsedTime(started), context.Deliveries);
-        return new BatchOutcome(highest, bindings, context.Replies, context.Topics);
+        return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context);
     }
 
     private Task DispatchAsync(IngestContext context, AgentMessage message, CancellationToken cancellationToken) => message.BodyCase switch
@@ -180,5 +204,5 @@ internal sealed class InboundProcessor(
 /// </summary>
 internal interface IInboundBatchObserver
 {
-    ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, CancellationToken cancellationToken);
+    ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, NpgsqlTransaction transaction, CancellationToken cancellationToken);
 }

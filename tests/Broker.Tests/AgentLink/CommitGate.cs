@@ -20,7 +20,7 @@ internal sealed class CommitGate : IInboundBatchObserver
     /// <summary>The broker "dies" before the held batch commits.</summary>
     public void Kill() => _kill.TrySetResult();
 
-    public async ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, CancellationToken cancellationToken)
+    public async ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, Npgsql.NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         if (!_armed)
         {
