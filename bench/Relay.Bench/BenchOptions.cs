@@ -25,14 +25,24 @@ internal sealed record BenchOptions(
           --idle <s>           idle window over which capacity-idle measures CPU (default 20; 1–600)
           --rate <n>           offered load of ingest-10k-latency, events/s (default 10000)
           --latency-agents <n> agents sharing that load (default 10)
+          --prompt-rate <n>    prompts/s prompt-roundtrip sends on a fixed schedule, over warm-up + duration
+                               (default 100; 1–1000)
+          --prompt-sessions <n>
+                               simulated Claude sessions (one relay-channel each) sharing them (default 1; 1–20)
           --database <cs>      an Npgsql connection string for the broker (and the baseline) instead of the
                                embedded PostgreSQL in a temporary data directory
-          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,capacity-idle,baseline-http-insert
+          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,capacity-idle,baseline-http-insert,prompt-roundtrip
           --markdown <file>    rewrite the broker figures section of <file> (e.g. docs/benchmarks.md)
         """;
 
     /// <summary>Every scenario id, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "baseline-http-insert", "capacity-idle"];
+    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "prompt-roundtrip", "baseline-http-insert", "capacity-idle"];
+
+    /// <summary>prompt-roundtrip's offered load, prompts/s.</summary>
+    public double PromptRate { get; init; } = 100;
+
+    /// <summary>prompt-roundtrip's simulated Claude sessions.</summary>
+    public int PromptSessions { get; init; } = 1;
 
     public bool Runs(string id) => Only is null || Only.Contains(id);
 
@@ -45,6 +55,8 @@ internal sealed record BenchOptions(
         var idle = 20.0;
         var rate = 10_000.0;
         var latencyAgents = 10;
+        var promptRate = 100.0;
+        var promptSessions = 1;
         string? database = null;
         string? markdown = null;
         HashSet<string>? only = null;
@@ -82,6 +94,12 @@ internal sealed record BenchOptions(
                     case "--latency-agents":
                         latencyAgents = (int)Number(Next(), 1, 1000, arg);
                         break;
+                    case "--prompt-rate":
+                        promptRate = Number(Next(), 1, 1000, arg);
+                        break;
+                    case "--prompt-sessions":
+                        promptSessions = (int)Number(Next(), 1, 20, arg);
+                        break;
                     case "--database":
                         database = Next();
                         break;
@@ -112,7 +130,11 @@ internal sealed record BenchOptions(
         }
 
         return new BenchOptions(TimeSpan.FromSeconds(duration), TimeSpan.FromSeconds(warmup), agents, streams, TimeSpan.FromSeconds(idle),
-            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)));
+            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)))
+        {
+            PromptRate = promptRate,
+            PromptSessions = promptSessions,
+        };
     }
 
     private static double Number(string text, double min, double max, string option) =>
