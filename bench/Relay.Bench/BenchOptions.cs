@@ -14,7 +14,8 @@ internal sealed record BenchOptions(
     string? Database,
     string? Markdown,
     IReadOnlySet<string>? Only,
-    string CommandLine)
+    string CommandLine,
+    AgentBenchOptions AgentBench)
 {
     private const string Usage = """
         usage: relay-bench [options]
@@ -29,14 +30,19 @@ internal sealed record BenchOptions(
                                (default 100; 1–1000)
           --prompt-sessions <n>
                                simulated Claude sessions (one relay-channel each) sharing them (default 1; 1–20)
+          --hook-requests <n>  http hooks hook-http measures after 200 warm-up hooks (default 2000; 10–100000)
+          --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
+          --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
+          --recovery-rate <n>  hooks/s they are fed in total during recovery (default 200; 10–5000)
           --database <cs>      an Npgsql connection string for the broker (and the baseline) instead of the
                                embedded PostgreSQL in a temporary data directory
-          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,capacity-idle,baseline-http-insert,prompt-roundtrip
+          --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,baseline-http-insert,
+                               hook-http,hook-command,recovery,capacity-idle,prompt-roundtrip
           --markdown <file>    rewrite the broker figures section of <file> (e.g. docs/benchmarks.md)
         """;
 
     /// <summary>Every scenario id, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "prompt-roundtrip", "baseline-http-insert", "capacity-idle"];
+    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "prompt-roundtrip", "baseline-http-insert", "hook-http", "hook-command", "recovery", "capacity-idle"];
 
     /// <summary>prompt-roundtrip's offered load, prompts/s.</summary>
     public double PromptRate { get; init; } = 100;
@@ -60,6 +66,7 @@ internal sealed record BenchOptions(
         string? database = null;
         string? markdown = null;
         HashSet<string>? only = null;
+        var agentBench = new AgentBenchOptions();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -100,6 +107,18 @@ internal sealed record BenchOptions(
                     case "--prompt-sessions":
                         promptSessions = (int)Number(Next(), 1, 20, arg);
                         break;
+                    case "--hook-requests":
+                        agentBench = agentBench with { HookRequests = (int)Number(Next(), 10, 100_000, arg) };
+                        break;
+                    case "--hook-runs":
+                        agentBench = agentBench with { HookRuns = (int)Number(Next(), 3, 1000, arg) };
+                        break;
+                    case "--recovery-agents":
+                        agentBench = agentBench with { RecoveryAgents = (int)Number(Next(), 1, 100, arg) };
+                        break;
+                    case "--recovery-rate":
+                        agentBench = agentBench with { RecoveryRate = Number(Next(), 10, 5000, arg) };
+                        break;
                     case "--database":
                         database = Next();
                         break;
@@ -130,7 +149,7 @@ internal sealed record BenchOptions(
         }
 
         return new BenchOptions(TimeSpan.FromSeconds(duration), TimeSpan.FromSeconds(warmup), agents, streams, TimeSpan.FromSeconds(idle),
-            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)))
+            rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)), agentBench)
         {
             PromptRate = promptRate,
             PromptSessions = promptSessions,
@@ -142,3 +161,10 @@ internal sealed record BenchOptions(
             ? value
             : throw new FormatException($"{option} takes a number from {min} to {max}, not '{text}'.");
 }
+
+/// <summary>The options of the scenarios that run real relay-agent daemons (hook-http, hook-command, recovery).</summary>
+/// <param name="HookRequests">Http hooks measured by hook-http.</param>
+/// <param name="HookRuns">relay-agent hook runs measured by hook-command with the agent up (a third as many with it down).</param>
+/// <param name="RecoveryAgents">Daemons fed hooks while the broker is killed and restarted.</param>
+/// <param name="RecoveryRate">Hooks per second offered to them in total.</param>
+internal sealed record AgentBenchOptions(int HookRequests = 2000, int HookRuns = 30, int RecoveryAgents = 10, double RecoveryRate = 200);

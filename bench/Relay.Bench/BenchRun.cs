@@ -101,6 +101,10 @@ internal static class BenchRun
                 });
             }
 
+            // The agent scenarios run before capacity-idle: recovery kills and restarts the broker, and capacity-idle starts a
+            // fresh one anyway.
+            failed |= !await AgentScenarios.RunAsync(options, broker, rows, Prefix, Progress, (id, target, scenario) => AttemptAsync(id, rows, target, scenario), token);
+
             if (options.Runs("capacity-idle"))
             {
                 // A fresh broker process, so its memory before the streams is not what the ingest runs left behind.

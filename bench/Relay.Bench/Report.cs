@@ -133,6 +133,11 @@ internal static class Report
         }
 
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
+        if (AgentScenarios.Ids.Any(options.Runs))
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- Agent scenarios (real relay-agent daemons, run as {Hosting.AgentProcess.Program.Description}): hook-http {options.AgentBench.HookRequests} hooks after 200 warm-up hooks (its CPU column is the relay-agent daemon's per hook); hook-command {options.AgentBench.HookRuns} runs after 3 warm-ups; recovery {options.AgentBench.RecoveryAgents} agents at {options.AgentBench.RecoveryRate:0} hooks/s in total, broker down 5 s plus its restart.");
+        }
+
         md.AppendLine();
         md.AppendLine("| Scenario | What | Result | Target | Met? | Baseline | Ratio | Server CPU/event | PostgreSQL CPU/event |");
         md.AppendLine("|---|---|---|---|---|---|---|---:|---:|");
