@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime;
 using System.Runtime.InteropServices;
 using System.Text;
+using Relay.Bench.Prompts;
 using Relay.Bench.Scenarios;
 
 namespace Relay.Bench;
@@ -102,7 +103,9 @@ internal static class Report
         $"(from when due: p50 {Ms(RoundTrip.Ms(m.DueToSeen, 0.50))} ms, p99 {Ms(RoundTrip.Ms(m.DueToSeen, 0.99))} ms); " +
         $"steps, p50: send lag {Ms(RoundTrip.Ms(m.DueToCall, 0.50))} ms, SendPrompt {Ms(RoundTrip.Ms(m.CallToAccepted, 0.50))} ms, " +
         $"→ channel event {Ms(RoundTrip.Ms(m.AcceptedToNotified, 0.50))} ms, reply tool {Ms(RoundTrip.Ms(m.NotifiedToReplied, 0.50))} ms, " +
-        $"→ watcher {Ms(RoundTrip.Ms(m.RepliedToSeen, 0.50))} ms; {Count(m.Prompts)} prompts, {m.Rate:0.#} replies/s";
+        $"→ watcher {Ms(RoundTrip.Ms(m.RepliedToSeen, 0.50))} ms; {Count(m.Prompts)} prompts" +
+        (m.Prompts < m.Scheduled ? $" of {Count(m.Scheduled)} scheduled (the sender stopped {PromptSchedule.MaxLag.TotalSeconds:0} s behind)" : string.Empty) +
+        $", {m.Rate:0.#} replies/s";
 
     public static void PrintTable(TextWriter output, IReadOnlyList<ReportRow> rows)
     {

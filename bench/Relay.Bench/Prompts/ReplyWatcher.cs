@@ -13,6 +13,7 @@ namespace Relay.Bench.Prompts;
 internal sealed class ReplyWatcher : IAsyncDisposable
 {
     private const int MaxResumes = 5;
+    private static readonly TimeSpan LiveTimeout = TimeSpan.FromSeconds(30);
 
     private readonly GrpcChannel _channel;
     private readonly Admin.AdminClient _admin;
@@ -55,8 +56,13 @@ internal sealed class ReplyWatcher : IAsyncDisposable
         watcher._reader = Task.Run(watcher.ReadAsync, CancellationToken.None);
         try
         {
-            await watcher._live.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            await watcher._live.Task.WaitAsync(LiveTimeout, cancellationToken);
             return watcher;
+        }
+        catch (TimeoutException)
+        {
+            await watcher.DisposeAsync();
+            throw new InvalidOperationException($"Admin.Watch sent no checkpoint within {LiveTimeout.TotalSeconds:0} s.");
         }
         catch
         {
@@ -101,6 +107,7 @@ internal sealed class ReplyWatcher : IAsyncDisposable
                     }
 
                     _ledger.Problem("the broker ended the watch stream");
+                    _live.TrySetException(new InvalidOperationException("the broker ended the watch stream before its first checkpoint"));
                     return;
                 }
                 catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted && _cursor is not null && Resumes < MaxResumes)

@@ -27,7 +27,7 @@ internal sealed class RoundTripLedger
     private readonly int[] _replies;
     private readonly int[] _seen;
     private readonly ConcurrentQueue<string> _problems = new();
-    private readonly TaskCompletionSource _allSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _seenChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _seenDistinct;
     private int _problemCount;
 
@@ -82,8 +82,8 @@ internal sealed class RoundTripLedger
     /// <summary>The in_reply_to of the reply the watcher saw for each prompt.</summary>
     public string?[] ReplyInReplyTo { get; }
 
-    /// <summary>Completes when the watcher has seen a reply to every prompt.</summary>
-    public Task AllSeen => _allSeen.Task;
+    /// <summary>Prompts whose reply the watcher has seen.</summary>
+    public int SeenCount => Volatile.Read(ref _seenDistinct);
 
     public int ProblemCount => Volatile.Read(ref _problemCount);
 
@@ -142,10 +142,33 @@ internal sealed class RoundTripLedger
 
         Seen[i] = at;
         ReplyInReplyTo[i] = inReplyTo;
-        if (Interlocked.Increment(ref _seenDistinct) == Count)
+        Interlocked.Increment(ref _seenDistinct);
+        Interlocked.Exchange(ref _seenChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Waits until the watcher has seen a reply to <paramref name="sent"/> prompts; false when <paramref name="timeout"/> passed first.</summary>
+    public async Task<bool> WaitSeenAsync(int sent, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (SeenCount < sent)
         {
-            _allSeen.TrySetResult();
+            var changed = Volatile.Read(ref _seenChanged).Task;
+            var left = timeout - clock.Elapsed;
+            if (SeenCount >= sent)
+            {
+                break;
+            }
+
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            await Task.WhenAny(changed, Task.Delay(left, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
         }
+
+        return true;
     }
 
     public int Notifications(int i) => Volatile.Read(ref _notifications[i]);

@@ -81,14 +81,20 @@ internal static class PromptRoundTripScenario
             await Task.WhenAny(sending, Task.Delay(warmup, cancellationToken));
             var cpu = Cpu(broker, agent, known);
             var commits = await IngestScenario.CommitsAsync(broker, cancellationToken);
-            await sending;
-            var drained = await WaitAsync(ledger.AllSeen, DrainTimeout, cancellationToken);
+            var sent = await sending;
+            var drained = await ledger.WaitSeenAsync(sent, DrainTimeout, cancellationToken);
             var cpuUsed = Cpu(broker, agent, known).Minus(cpu);
             commits = await IngestScenario.CommitsAsync(broker, cancellationToken) - commits;
             await Task.Delay(Settle, cancellationToken);
 
-            Check(ledger, drained, watcher, claudes, agent);
-            return Measure(ledger, measuredFrom, sessions, rate, cpuUsed, commits, watcher.Resumes);
+            Check(ledger, sent, drained, watcher, claudes, agent);
+            if (sent <= measuredFrom)
+            {
+                throw new ScenarioFailedException(
+                    $"the schedule fell {PromptSchedule.MaxLag.TotalSeconds:0} s behind during the warm-up ({sent} of {ledger.Count} prompts sent); nothing was measured. Try a lower --prompt-rate.");
+            }
+
+            return Measure(ledger, measuredFrom, sent, sessions, rate, cpuUsed, commits, watcher.Resumes);
         }
         finally
         {
@@ -127,29 +133,16 @@ internal static class PromptRoundTripScenario
             $"relay-channel's log:\n{claude.Stderr()}\nrelay-agent's log:\n{agent.Log()}");
     }
 
-    private static async Task<bool> WaitAsync(Task task, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await task.WaitAsync(timeout, cancellationToken);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Every prompt accepted, shown to its session once, replied to once, and its one reply seen by the watcher.</summary>
-    private static void Check(RoundTripLedger ledger, bool drained, ReplyWatcher watcher, List<SimulatedClaude> claudes, AgentProcess agent)
+    /// <summary>Every prompt sent was accepted, shown to its session once, replied to once, and its one reply seen by the watcher.</summary>
+    private static void Check(RoundTripLedger ledger, int sent, bool drained, ReplyWatcher watcher, List<SimulatedClaude> claudes, AgentProcess agent)
     {
         var problems = new List<string>();
         void Count(string what, Func<int, bool> missing)
         {
-            var ids = Enumerable.Range(0, ledger.Count).Where(missing).ToList();
+            var ids = Enumerable.Range(0, sent).Where(missing).ToList();
             if (ids.Count > 0)
             {
-                problems.Add($"{ids.Count} of {ledger.Count} prompts {what} (e.g. {ledger.Name(ids[0])})");
+                problems.Add($"{ids.Count} of {sent} prompts {what} (e.g. {ledger.Name(ids[0])})");
             }
         }
 
@@ -175,9 +168,9 @@ internal static class PromptRoundTripScenario
         }
     }
 
-    private static RoundTrip Measure(RoundTripLedger ledger, int from, int sessions, double rate, CpuSample cpu, long commits, int resumes)
+    private static RoundTrip Measure(RoundTripLedger ledger, int from, int sent, int sessions, double rate, CpuSample cpu, long commits, int resumes)
     {
-        var n = ledger.Count - from;
+        var n = sent - from;
         long[] Series(Func<int, long> value)
         {
             var values = new long[n];
@@ -195,6 +188,7 @@ internal static class PromptRoundTripScenario
         return new RoundTrip(
             sessions,
             rate,
+            ledger.Count - from,
             n,
             seconds,
             Series(i => ledger.Seen[i] - ledger.Accepted[i]),

@@ -5,7 +5,9 @@ namespace Relay.Bench.Scenarios;
 /// <summary>What one prompt-roundtrip run measured, over the prompts due in the measured window.</summary>
 /// <param name="Sessions">Simulated Claude sessions (one relay-channel each).</param>
 /// <param name="OfferedRate">Prompts per second on the schedule.</param>
-/// <param name="Prompts">Prompts measured (the warm-up's are checked, not counted).</param>
+/// <param name="Scheduled">Prompts the measured window's schedule held.</param>
+/// <param name="Prompts">Prompts measured: all of <paramref name="Scheduled"/>, unless the sender stopped after falling
+/// too far behind (the warm-up's are checked, not counted).</param>
 /// <param name="Seconds">From the first measured prompt's due time to the last one's reply seen by the watcher.</param>
 /// <param name="AcceptedToSeen">SendPrompt returned → the watcher saw the reply (the round trip), ticks, sorted.</param>
 /// <param name="DueToSeen">The prompt was due on the schedule → the watcher saw the reply, ticks, sorted.</param>
@@ -24,6 +26,7 @@ namespace Relay.Bench.Scenarios;
 internal sealed record RoundTrip(
     int Sessions,
     double OfferedRate,
+    int Scheduled,
     int Prompts,
     double Seconds,
     long[] AcceptedToSeen,
