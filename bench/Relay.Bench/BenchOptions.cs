@@ -28,6 +28,10 @@ internal sealed record BenchOptions(
           --idle <s>           idle window over which capacity-idle measures CPU (default 20; 1–600)
           --rate <n>           offered load of ingest-10k-latency, events/s (default 10000)
           --latency-agents <n> agents sharing that load (default 10)
+          --prompt-rate <n>    prompts/s prompt-roundtrip sends on a fixed schedule, over warm-up + duration
+                               (default 100; 1–1000)
+          --prompt-sessions <n>
+                               simulated Claude sessions (one relay-channel each) sharing them (default 1; 1–20)
           --hook-requests <n>  http hooks hook-http measures after 200 warm-up hooks (default 2000; 10–100000)
           --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
           --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
@@ -35,12 +39,18 @@ internal sealed record BenchOptions(
           --database <cs>      an Npgsql connection string for the broker (and the baseline) instead of the
                                embedded PostgreSQL in a temporary data directory
           --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,baseline-http-insert,
-                               hook-http,hook-command,recovery,capacity-idle
+                               hook-http,hook-command,recovery,capacity-idle,prompt-roundtrip
           --markdown <file>    rewrite the broker figures section of <file> (e.g. docs/benchmarks.md)
         """;
 
     /// <summary>Every scenario id, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "baseline-http-insert", "hook-http", "hook-command", "recovery", "capacity-idle"];
+    public static readonly IReadOnlyList<string> ScenarioIds = ["ingest", "ingest-10k-latency", "prompt-roundtrip", "baseline-http-insert", "hook-http", "hook-command", "recovery", "capacity-idle"];
+
+    /// <summary>prompt-roundtrip's offered load, prompts/s.</summary>
+    public double PromptRate { get; init; } = 100;
+
+    /// <summary>prompt-roundtrip's simulated Claude sessions.</summary>
+    public int PromptSessions { get; init; } = 1;
 
     /// <summary>Unmeasured ingest load before the first ingest scenario (JIT tiering settles).</summary>
     public TimeSpan BrokerWarmup { get; init; } = TimeSpan.FromSeconds(20);
@@ -57,6 +67,8 @@ internal sealed record BenchOptions(
         var idle = 20.0;
         var rate = 10_000.0;
         var latencyAgents = 10;
+        var promptRate = 100.0;
+        var promptSessions = 1;
         string? database = null;
         string? markdown = null;
         HashSet<string>? only = null;
@@ -97,6 +109,12 @@ internal sealed record BenchOptions(
                         break;
                     case "--latency-agents":
                         latencyAgents = (int)Number(Next(), 1, 1000, arg);
+                        break;
+                    case "--prompt-rate":
+                        promptRate = Number(Next(), 1, 1000, arg);
+                        break;
+                    case "--prompt-sessions":
+                        promptSessions = (int)Number(Next(), 1, 20, arg);
                         break;
                     case "--hook-requests":
                         agentBench = agentBench with { HookRequests = (int)Number(Next(), 10, 100_000, arg) };
@@ -143,6 +161,8 @@ internal sealed record BenchOptions(
             rate, latencyAgents, database, markdown, only, string.Join(' ', args.Select(a => a == database ? "<connection string>" : a)), agentBench)
         {
             BrokerWarmup = TimeSpan.FromSeconds(brokerWarmup),
+            PromptRate = promptRate,
+            PromptSessions = promptSessions,
         };
     }
 

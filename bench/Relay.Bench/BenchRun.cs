@@ -78,6 +78,16 @@ internal static class BenchRun
                 });
             }
 
+            if (options.Runs("prompt-roundtrip"))
+            {
+                failed |= !await AttemptAsync("prompt-roundtrip", rows, Report.RoundTripTarget, async () =>
+                {
+                    var m = await PromptRoundTripScenario.RunAsync(broker, options.PromptSessions, options.PromptRate, options.Warmup, options.Duration, Prefix("prompts"), Progress, token);
+                    rows.Add(Report.PromptRoundTrip(m));
+                    Progress($"prompt-roundtrip: {Report.RoundTripSummary(m)}; CPU per prompt: broker {m.BrokerCpuUsPerPrompt:0} µs, pg {m.PostgresCpuUsPerPrompt:0} µs, agent {m.AgentCpuUsPerPrompt:0} µs, channel {m.ChannelCpuUsPerPrompt:0} µs; {m.CommitsPerPrompt:0.0} db transactions per prompt");
+                });
+            }
+
             if (options.Runs("baseline-http-insert"))
             {
                 failed |= !await AttemptAsync("baseline-http-insert", rows, "—", async () =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime;
 using System.Runtime.InteropServices;
 using System.Text;
+using Relay.Bench.Prompts;
 using Relay.Bench.Scenarios;
 
 namespace Relay.Bench;
@@ -80,6 +81,32 @@ internal static class Report
         "—",
         "—");
 
+    public const double RoundTripP50TargetMs = 5;
+    public const double RoundTripP99TargetMs = 25;
+    public const string RoundTripTarget = "p50 ≤ 5 ms, p99 ≤ 25 ms at 100 prompts/s";
+
+    public static ReportRow PromptRoundTrip(RoundTrip m) => new(
+        "prompt-roundtrip",
+        $"prompt round trip: SendPrompt accepted → relay-channel event → reply tool → stored → watcher sees it; {Count(m.OfferedRate)} prompts/s offered, " +
+        (m.Sessions == 1 ? "1 session" : $"{m.Sessions} sessions"),
+        RoundTripSummary(m),
+        RoundTripTarget,
+        RoundTrip.Ms(m.AcceptedToSeen, 0.50) <= RoundTripP50TargetMs && RoundTrip.Ms(m.AcceptedToSeen, 0.99) <= RoundTripP99TargetMs && m.Rate >= m.OfferedRate * 0.95,
+        "—",
+        "—",
+        Us(m.BrokerCpuUsPerPrompt) + " µs",
+        m.PostgresCpuUsPerPrompt is { } pg ? Us(pg) + " µs" : "—");
+
+    /// <summary>The round trip's figures: accepted → seen, due → seen, and the p50 of each step.</summary>
+    public static string RoundTripSummary(RoundTrip m) =>
+        $"p50 {Ms(RoundTrip.Ms(m.AcceptedToSeen, 0.50))} ms, p99 {Ms(RoundTrip.Ms(m.AcceptedToSeen, 0.99))} ms " +
+        $"(from when due: p50 {Ms(RoundTrip.Ms(m.DueToSeen, 0.50))} ms, p99 {Ms(RoundTrip.Ms(m.DueToSeen, 0.99))} ms); " +
+        $"steps, p50: send lag {Ms(RoundTrip.Ms(m.DueToCall, 0.50))} ms, SendPrompt {Ms(RoundTrip.Ms(m.CallToAccepted, 0.50))} ms, " +
+        $"→ channel event {Ms(RoundTrip.Ms(m.AcceptedToNotified, 0.50))} ms, reply tool {Ms(RoundTrip.Ms(m.NotifiedToReplied, 0.50))} ms, " +
+        $"→ watcher {Ms(RoundTrip.Ms(m.RepliedToSeen, 0.50))} ms; {Count(m.Prompts)} prompts" +
+        (m.Prompts < m.Scheduled ? $" of {Count(m.Scheduled)} scheduled (the sender stopped {PromptSchedule.MaxLag.TotalSeconds:0} s behind)" : string.Empty) +
+        $", {m.Rate:0.#} replies/s";
+
     public static void PrintTable(TextWriter output, IReadOnlyList<ReportRow> rows)
     {
         string[] header = ["Scenario", "Result", "Target", "Met?", "Baseline", "Ratio", "Server CPU/event", "PostgreSQL CPU/event"];
@@ -103,6 +130,11 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"- PostgreSQL: {run.Postgres}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"- Load average (1/5/15 min) before the run: {run.LoadBefore}; after: {run.LoadAfter}. The broker, PostgreSQL and the load generator share the cores, and the machine is shared with other work.");
         md.AppendLine(CultureInfo.InvariantCulture, $"- Ingest and baseline: {options.BrokerWarmup.TotalSeconds:0} s of unmeasured ingest load first (the broker's JIT tiering settles), then per scenario {options.Warmup.TotalSeconds:0.#} s warm-up and {options.Duration.TotalSeconds:0.#} s measured, one run each. Idle streams: {options.IdleWindow.TotalSeconds:0} s idle window.");
+        if (options.Runs("prompt-roundtrip"))
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- Prompt round trip: {options.PromptRate:0.#} prompts/s on a fixed schedule to {options.PromptSessions} simulated Claude session(s), each with a real relay-channel, through one real relay-agent; {options.Warmup.TotalSeconds:0.#} s warm-up, then {options.Duration.TotalSeconds:0.#} s measured. Its CPU columns are per prompt.");
+        }
+
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
         if (AgentScenarios.Ids.Any(options.Runs))
         {

@@ -32,6 +32,14 @@ internal sealed class PromptOptions
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// SendPrompt calls of this replica that store their prompt at once. Storing takes the event-order lock (which the
+    /// agents' batches take too) and holds a pooled database connection until it commits; the calls beyond this wait
+    /// holding nothing. Default 4.
+    /// </summary>
+    [Range(1, 64, ErrorMessage = "Prompts:MaxConcurrentSends must be between 1 and 64, e.g. 4.")]
+    public int MaxConcurrentSends { get; set; } = 4;
+
+    /// <summary>
     /// How often a waiting call looks at its prompt without a signal (changes made by another broker replica arrive
     /// within this time). Default 1 s.
     /// </summary>

@@ -28,6 +28,7 @@ internal sealed partial class PromptSender(
     AuditLog audit,
     TimelineWriter timeline,
     PromptWaiter waiter,
+    PromptSendGate gate,
     BrokerSignals signals,
     IOptions<PromptOptions> options,
     TimeProvider timeProvider,
@@ -54,7 +55,15 @@ internal sealed partial class PromptSender(
         if (existing is null)
         {
             var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
-            existing = await CreateAsync(caller, promptId, key, session, request.Text, inReplyTo, ttl, request, cancellationToken);
+            var (stored, created) = await CreateAsync(caller, promptId, key, session, request.Text, inReplyTo, ttl, request, cancellationToken);
+            if (created && wanted == Pb.PromptStatus.Unspecified)
+            {
+                // Answered as stored, without reading back what this call just wrote (a new prompt has no replies). This
+                // is most of what a plain send costs besides the insert, and scripts send prompts in bursts.
+                return new Pb.SendPromptResponse { Prompt = PromptMapper.ToProto(stored, session.Name, session.MachineId) };
+            }
+
+            existing = stored;
         }
         else
         {
@@ -115,7 +124,8 @@ internal sealed partial class PromptSender(
         }
     }
 
-    private async Task<Db.Prompt> CreateAsync(
+    /// <summary>Stores a new prompt; returns it and true, or the prompt a concurrent retry with the same key stored and false.</summary>
+    private async Task<(Db.Prompt Prompt, bool Created)> CreateAsync(
         Caller caller, Guid promptId, string key, SessionRow session, string text, Guid? inReplyTo, TimeSpan ttl,
         Pb.SendPromptRequest request, CancellationToken cancellationToken)
     {
@@ -137,7 +147,8 @@ internal sealed partial class PromptSender(
             decision.ThrowIfDenied();
         }
 
-        var now = timeProvider.GetUtcNow();
+        // Echoed in the answer as stored: to the microsecond, as PostgreSQL keeps it.
+        var now = timeProvider.GetUtcNowForStorage();
         var prompt = new Db.Prompt
         {
             Id = promptId,
@@ -149,12 +160,14 @@ internal sealed partial class PromptSender(
             Text = text,
             Status = Db.PromptStatus.Queued,
             CreatedAt = now,
-            ExpiresAt = now + ttl,
+            ExpiresAt = (now + ttl).AddTicks(-((now + ttl).UtcTicks % TimeSpan.TicksPerMicrosecond)),
             InReplyTo = inReplyTo,
         };
 
         try
         {
+            // A slot before the connection: waiting for the event-order lock is done here, holding nothing.
+            using var slot = await gate.EnterAsync(cancellationToken);
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await TimelineWriter.LockAsync(db, cancellationToken);
@@ -186,13 +199,13 @@ internal sealed partial class PromptSender(
             }
 
             await EnsureSameAsync(winner, request, inReplyTo, cancellationToken);
-            return winner;
+            return (winner, false);
         }
 
         PromptLog.Queued(logger, promptId, session.Id, caller.DisplayName);
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Prompt(promptId.ToString("D")));
         signals.Publish(BrokerSignals.MachineOutbound(session.MachineId.ToString("D")));
-        return prompt;
+        return (prompt, true);
     }
 }

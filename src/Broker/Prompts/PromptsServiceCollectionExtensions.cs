@@ -11,6 +11,7 @@ internal static class PromptsServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<PromptReader>();
         services.AddSingleton<PromptWaiter>();
+        services.AddSingleton<PromptSendGate>();
         services.AddSingleton<PromptSender>();
         services.AddSingleton<PromptQuery>();
         services.AddSingleton<PromptExpiryJob>();

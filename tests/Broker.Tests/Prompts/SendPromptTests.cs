@@ -43,6 +43,30 @@ public sealed class SendPromptTests(PostgresFixture postgres, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task SendPrompt_WithoutWait_AnswersExactlyWhatIsStored()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<SendPromptTests>(postgres, cancellationToken: timeout.Token);
+        var session = await SteeringSeed.SessionAsync(env.Database, await SteeringSeed.MachineAsync(env.Database, cancellationToken: timeout.Token), "echo", cancellationToken: timeout.Token);
+
+        var sent = await env.Operator.SendPromptAsync(
+            new SendPromptRequest
+            {
+                PromptId = Guid.NewGuid().ToString(),
+                Session = new SessionSelector { SessionId = session.Id.ToString() },
+                Text = "check the build",
+                // Nanoseconds the database cannot keep: the answer must not promise them either.
+                ExpiresIn = new Duration { Seconds = 3600, Nanos = 123_456_789 },
+            },
+            SteeringEnv.Call(timeout.Token));
+        var read = await env.Viewer.GetPromptAsync(new GetPromptRequest { PromptId = sent.Prompt.PromptId }, SteeringEnv.Call(timeout.Token));
+
+        sent.Prompt.Should().Be(read.Prompt, "the answer is the prompt as stored, to the microsecond");
+        sent.Replies.Should().BeEmpty();
+        sent.WaitTimedOut.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task SendPrompt_SameIdSameContent_ReturnsTheSamePromptOnce()
     {
         using var timeout = TestTimeout.Start();
