@@ -374,7 +374,10 @@ internal sealed class GrpcUnaryCall : IDisposable
 
         var lastStream = BinaryPrimitives.ReadInt32BigEndian(payload) & int.MaxValue;
         var code = BinaryPrimitives.ReadInt32BigEndian(payload[4..]);
-        var debug = payload.Length > 8 ? ": " + Encoding.ASCII.GetString(payload[8..Math.Min(payload.Length, 200)]) : string.Empty;
+        // The debug data is the server's free text: shown, shortened and without control characters, in the hook's message.
+        var debug = payload.Length > 8
+            ? ": " + string.Concat(Encoding.ASCII.GetString(payload[8..Math.Min(payload.Length, 200)]).Select(c => char.IsControl(c) ? ' ' : c))
+            : string.Empty;
         _goAway = "GOAWAY " + Http2.ErrorName(code) + debug;
 
         // Below our stream: the server will not process the call. Otherwise it finishes the call, then closes.
@@ -429,7 +432,12 @@ internal sealed class GrpcUnaryCall : IDisposable
 
             if (code < 200)
             {
-                // An informational answer (100 Continue): the real headers follow.
+                // An informational answer (100 Continue): the real headers follow, so it cannot end the stream.
+                if (_headerBlockEndsStream)
+                {
+                    throw ProtocolError("an informational answer (" + code + ") ends the stream");
+                }
+
                 return;
             }
 

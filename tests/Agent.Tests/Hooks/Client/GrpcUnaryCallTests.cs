@@ -265,6 +265,25 @@ public sealed class GrpcUnaryCallTests : IDisposable
     }
 
     [Fact]
+    public async Task Invoke_InformationalAnswerFirst_ReadsTheRealOneAfterIt()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var server = FakeHttp2Server.Listen(SocketPath, timeout.Token);
+
+        var call = InvokeAsync(HookCommand.HookPath, [], Patient);
+        await server.AcceptAsync();
+        await server.SendHeadersAsync(false, (":status", "100"));
+        await server.AnswerAsync([5]);
+
+        var reply = await call;
+        reply.Status.Should().Be(StatusCode.OK, reply.Detail);
+        reply.Message.Should().Equal(5);
+    }
+
+    [Fact]
+    public void HookPath_IsLocalAgentHook() => HookCommand.HookPath.Should().Be(LocalAgent.HookMethod.FullName);
+
+    [Fact]
     public async Task Invoke_GoAwayBeforeTheCall_IsUnavailableWithTheServersReason()
     {
         using var timeout = TestTimeout.Start();
@@ -365,6 +384,11 @@ public sealed class GrpcUnaryCallTests : IDisposable
         { "no status at the end", [.. Headers200(), .. FakeHttp2Server.FrameBytes(Http2.Data, Http2.FlagEndStream, 1, FakeHttp2Server.Framed([1]))], StatusCode.Internal, "No grpc-status" },
         { "invalid grpc-status", [.. Headers200(), .. FakeHttp2Server.FrameBytes(Http2.Headers, Http2.FlagEndHeaders | Http2.FlagEndStream, 1, FakeHttp2Server.Block(("grpc-status", "x")))], StatusCode.Unknown, "invalid grpc-status" },
         { "trailers without END_STREAM", [.. Headers200(), .. FakeHttp2Server.FrameBytes(Http2.Headers, Http2.FlagEndHeaders, 1, FakeHttp2Server.Block(("grpc-status", "0")))], StatusCode.Internal, "does not end the stream" },
+        {
+            "informational answer that ends the stream",
+            FakeHttp2Server.FrameBytes(Http2.Headers, Http2.FlagEndHeaders | Http2.FlagEndStream, 1, FakeHttp2Server.Block((":status", "100"))),
+            StatusCode.Internal, "informational"
+        },
         { "interrupted header block", [.. FakeHttp2Server.FrameBytes(Http2.Headers, 0, 1, [0x88]), .. FakeHttp2Server.FrameBytes(Http2.Ping, 0, 0, new byte[8])], StatusCode.Internal, "interrupted" },
     };
 
