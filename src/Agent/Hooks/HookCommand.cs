@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Win32.SafeHandles;
+using Relay.Agent.Hooks.Client;
 using Relay.Agent.Hosting;
 using Relay.Grpc;
 using Relay.Protocol.Local;
@@ -16,19 +19,24 @@ namespace Relay.Agent.Hooks;
 /// drop directory for the agent to replay, prints nothing and exits 0, so Claude starts as if there were no hook.
 /// </summary>
 /// <remarks>
-/// Claude waits for this process on every session start, so its path is kept minimal: no host, no DI, no logging
-/// framework; <see cref="AgentCommandLine"/> calls <see cref="RunAsync"/> before building the command tree.
+/// Claude waits for this process on every session start, so it is built for a cold start (docs/agent.md, "Hook client
+/// start time"): Program.cs calls <see cref="Run"/> before anything else is loaded (no command-line parser, host, DI
+/// or logging), everything runs synchronously on the main thread, and the call is <see cref="GrpcUnaryCall"/>, a
+/// single-call HTTP/2 client, instead of Relay.Grpc's SocketsHttpHandler-based channel.
 /// </remarks>
 internal static class HookCommand
 {
     /// <summary>The longest hook input read from stdin; SessionStart inputs are well under a kilobyte.</summary>
     public const int MaxInputBytes = 1024 * 1024;
 
-    /// <summary>How long the agent has to answer, connection included (unless <see cref="DeadlineVariable"/> says otherwise).</summary>
+    /// <summary>How long the agent has to answer, reading the input and the connection included (unless <see cref="DeadlineVariable"/> says otherwise).</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
 
     /// <summary>Overrides <see cref="Deadline"/> in milliseconds (100–30000), for machines too slow or too loaded for one second.</summary>
     public const string DeadlineVariable = "RELAY_AGENT_HOOK_TIMEOUT_MS";
+
+    /// <summary>LocalAgent.Hook's gRPC path (<c>LocalAgent.HookMethod.FullName</c>, spelled out so the bindings stay unloaded).</summary>
+    public const string HookPath = "/relay.v1.LocalAgent/Hook";
 
     /// <summary>Shells Claude Code runs a shell-form hook with (<c>sh -c</c>); the hook's Claude is then the grandparent.</summary>
     private static readonly string[] Shells = ["sh", "bash", "dash", "zsh", "ash", "ksh"];
@@ -38,27 +46,39 @@ internal static class HookCommand
         var command = new Command(
             "hook",
             "The SessionStart command-hook client: reads Claude Code's hook input on stdin, hands it to the agent and prints its answer. Always exits 0.");
-        command.SetAction(async (result, cancellationToken) =>
-            await RunAsync(Console.OpenStandardInput(), result.InvocationConfiguration.Output, result.InvocationConfiguration.Error, Environment.GetEnvironmentVariable));
+        command.SetAction(_ => RunOnConsole());
         return command;
     }
 
+    /// <summary>Runs the client on this process's stdin, stdout and stderr; always returns 0.</summary>
+    /// <remarks>
+    /// File streams on the descriptors, not <see cref="Console"/>: the first write through Console initializes the
+    /// terminal and its encodings, about 6 ms of a cold start that a client writing a line of JSON does not need.
+    /// </remarks>
+    public static int RunOnConsole()
+    {
+        using var stdin = StandardStream(0, FileAccess.Read);
+        using var stdout = StandardStream(1, FileAccess.Write);
+        using var stderr = StandardStream(2, FileAccess.Write);
+        return Run(stdin, stdout, stderr, Environment.GetEnvironmentVariable);
+    }
+
     /// <summary>Runs the client; always returns 0 (a hook that fails must not stop Claude).</summary>
-    public static async Task<int> RunAsync(Stream stdin, TextWriter stdout, TextWriter stderr, Func<string, string?> environment)
+    public static int Run(Stream stdin, Stream stdout, Stream stderr, Func<string, string?> environment)
     {
         var receivedAt = DateTimeOffset.UtcNow;
         var deadline = int.TryParse(environment(DeadlineVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
             ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 100, 30_000))
             : Deadline;
-        using var budget = new CancellationTokenSource(deadline);
+        var budget = CallBudget.StartNew(deadline);
         string rawJson;
         try
         {
-            rawJson = await ReadInputAsync(stdin, budget.Token);
+            rawJson = ReadInput(stdin);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
-            await stderr.WriteLineAsync("relay-agent hook: could not read the hook input (" + ex.Message + "); nothing recorded.");
+            Report(stderr, "relay-agent hook: could not read the hook input (" + ex.Message + "); nothing recorded.");
             return 0;
         }
 
@@ -71,65 +91,110 @@ internal static class HookCommand
             EnvClaudeSessionId = environment("CLAUDE_CODE_SESSION_ID") ?? string.Empty,
             ProjectDir = environment("CLAUDE_PROJECT_DIR") ?? string.Empty,
             ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
-            ClientVersion = AgentCommandLine.Version,
+            ClientVersion = AgentVersion.Current,
         };
 
         var socket = LocalAgentPaths.Socket(environment);
-        try
+        var bytes = request.ToByteArray();
+        var reply = GrpcUnaryCall.Invoke(socket, HookPath, bytes, budget);
+        switch (reply.Status)
         {
-            using var channel = GrpcChannel.ForAddress("unix:" + socket, new GrpcChannelOptions { ConnectTimeout = deadline });
-            var client = new LocalAgent.LocalAgentClient(channel);
-            var response = await client.HookAsync(request, deadline: DateTime.UtcNow + deadline, cancellationToken: budget.Token);
-            if (response.OutputJson.Length > 0)
-            {
-                await stdout.WriteLineAsync(response.OutputJson);
-                await stdout.FlushAsync(CancellationToken.None);
-            }
-
-            return 0;
-        }
-        catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
-        {
-            // The agent read it and says it is not a hook input: a replay would be refused the same way.
-            await stderr.WriteLineAsync("relay-agent hook: the agent refused the hook input: " + ex.Status.Detail);
-            return 0;
-        }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or IOException or System.Net.Sockets.SocketException or HttpRequestException)
-        {
-            return await DropAsync(request, environment, stderr, Reason(ex, socket, deadline, budget.IsCancellationRequested));
+            case StatusCode.OK:
+                return Print(reply.Message!, request.EventId, bytes, environment, stdout, stderr, socket);
+            case StatusCode.InvalidArgument:
+                // The agent read it and says it is not a hook input: a replay would be refused the same way.
+                Report(stderr, "relay-agent hook: the agent refused the hook input: " + reply.Detail);
+                return 0;
+            case StatusCode.DeadlineExceeded:
+                return Drop(request.EventId, bytes, environment, stderr, "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s");
+            default:
+                return Drop(request.EventId, bytes, environment, stderr, "the agent at " + socket + " is not reachable (" + reply.Status + ": " + reply.Detail + ")");
         }
     }
 
-    private static async Task<int> DropAsync(HookRequest request, Func<string, string?> environment, TextWriter stderr, string reason)
+    private static int Print(
+        byte[] message, string eventId, byte[] request, Func<string, string?> environment, Stream stdout, Stream stderr, string socket)
     {
+        HookResponse response;
         try
         {
-            var file = HookDropFiles.Write(LocalAgentPaths.HookDropDirectory(environment), request);
-            await stderr.WriteLineAsync("relay-agent hook: " + reason + "; the event waits in " + file + " for the agent.");
+            response = HookResponse.Parser.ParseFrom(message);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (InvalidProtocolBufferException ex)
         {
-            await stderr.WriteLineAsync("relay-agent hook: " + reason + ", and the event could not be left for the agent: " + ex.Message);
+            // The agent may have recorded the event; a replay of the same event id is recognised and not recorded twice.
+            return Drop(eventId, request, environment, stderr, "the answer of the agent at " + socket + " could not be read (" + ex.Message + ")");
+        }
+
+        if (response.OutputJson.Length == 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            WriteLine(stdout, response.OutputJson);
+        }
+        catch (IOException ex)
+        {
+            Report(stderr, "relay-agent hook: could not print the agent's answer (" + ex.Message + ").");
         }
 
         return 0;
     }
 
-    private static string Reason(Exception ex, string socket, TimeSpan deadline, bool outOfTime) => ex switch
+    private static int Drop(string eventId, byte[] request, Func<string, string?> environment, Stream stderr, string reason)
     {
-        _ when outOfTime => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
-        RpcException rpc when rpc.StatusCode == StatusCode.DeadlineExceeded => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
-        OperationCanceledException => "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s",
-        RpcException rpc => "the agent at " + socket + " is not reachable (" + rpc.StatusCode + ": " + rpc.Status.Detail + ")",
-        _ => "the agent at " + socket + " is not reachable (" + ex.Message + ")",
-    };
+        try
+        {
+            var file = HookDropFiles.Write(LocalAgentPaths.HookDropDirectory(environment), eventId, request);
+            Report(stderr, "relay-agent hook: " + reason + "; the event waits in " + file + " for the agent.");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Report(stderr, "relay-agent hook: " + reason + ", and the event could not be left for the agent: " + ex.Message);
+        }
 
-    private static async Task<string> ReadInputAsync(Stream stdin, CancellationToken cancellationToken)
+        return 0;
+    }
+
+    private static void WriteLine(Stream stream, string line)
+    {
+        stream.Write(Encoding.UTF8.GetBytes(line + "\n"));
+        stream.Flush();
+    }
+
+    private static void Report(Stream stderr, string line)
+    {
+        try
+        {
+            WriteLine(stderr, line);
+        }
+        catch (IOException)
+        {
+            // A message on stderr is a courtesy: a closed stderr must not turn a hook that failed open into a crash.
+        }
+    }
+
+    // A descriptor that is not open (a parent that closed it) reads as empty and swallows writes, as Console's streams do.
+    private static Stream StandardStream(int descriptor, FileAccess access)
+    {
+        try
+        {
+            return new FileStream(new SafeFileHandle(descriptor, ownsHandle: false), access, bufferSize: 0);
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return Stream.Null;
+        }
+    }
+
+    private static string ReadInput(Stream stdin)
     {
         var buffer = new byte[64 * 1024];
         using var collected = new MemoryStream();
         int read;
-        while ((read = await stdin.ReadAsync(buffer, cancellationToken)) > 0)
+        while ((read = stdin.Read(buffer)) > 0)
         {
             collected.Write(buffer, 0, read);
             if (collected.Length > MaxInputBytes)

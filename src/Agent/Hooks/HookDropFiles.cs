@@ -19,10 +19,13 @@ internal static class HookDropFiles
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>Writes <paramref name="request"/> into <paramref name="directory"/> (created 0700) as a 0600 file.</summary>
-    public static string Write(string directory, HookRequest request)
+    public static string Write(string directory, HookRequest request) => Write(directory, request.EventId, request.ToByteArray());
+
+    /// <summary>Writes a serialized HookRequest whose event id is <paramref name="eventId"/> (the hook client has the bytes it sent).</summary>
+    public static string Write(string directory, string eventId, ReadOnlySpan<byte> serializedRequest)
     {
         Directory.CreateDirectory(directory, DirectoryMode);
-        var name = SafeName(request.EventId);
+        var name = SafeName(eventId);
         var final = Path.Combine(directory, name + Extension);
         var temporary = Path.Combine(directory, TemporaryPrefix + name);
         var options = new FileStreamOptions
@@ -33,7 +36,7 @@ internal static class HookDropFiles
         };
         using (var stream = new FileStream(temporary, options))
         {
-            request.WriteTo(stream);
+            stream.Write(serializedRequest);
             stream.Flush(flushToDisk: true);
         }
 

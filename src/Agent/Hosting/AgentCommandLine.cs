@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using Relay.Agent.Doctor;
 using Relay.Agent.Hooks;
 using Relay.Agent.Install;
@@ -12,18 +11,11 @@ namespace Relay.Agent.Hosting;
 /// <summary>The command tree of relay-agent; each command lives with its feature.</summary>
 internal static class AgentCommandLine
 {
-    public static string Version { get; } =
-        (typeof(AgentCommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
+    public static string Version => AgentVersion.Current;
 
     /// <summary>Parses and runs <paramref name="args"/>; usage errors print on stderr and exit 2.</summary>
     public static async Task<int> InvokeAsync(string[] args)
     {
-        if (args is ["hook"])
-        {
-            // Claude Code waits for the hook client on every session start: skip building the command tree.
-            return await HookCommand.RunAsync(Console.OpenStandardInput(), Console.Out, Console.Error, Environment.GetEnvironmentVariable);
-        }
-
         var parseResult = BuildRootCommand().Parse(args);
         if (parseResult.Errors.Count > 0)
         {

@@ -1,6 +1,10 @@
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Agent.Hooks;
+using Relay.Agent.Hooks.Client;
+using Relay.Agent.Tests.Hooks.Client;
 using Relay.Agent.Tests.Hooks.Fakes;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Protocol.V1;
@@ -113,6 +117,140 @@ public sealed class HookCommandTests
         result.Stderr.Should().Contain("refused").And.Contain("not valid JSON");
         Directory.Exists(agent.Paths.DropDirectory).Should().BeFalse();
         agent.Spool.HookEvents.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Hook_AgentAnswersWithALargeBriefing_PrintsItWhole()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var agent = await TestAgent.StartAsync(timeout.Token);
+
+        // Far more than HTTP/2's default 64 KiB window and frame size: the client must have opened its window.
+        var briefing = string.Concat(Enumerable.Range(0, 20_000).Select(i => "line " + i + " of the briefing.\n"));
+        agent.Responder.Answer(_ => FakeResponder.SessionStartContext(briefing));
+        var environment = new Dictionary<string, string>(agent.Paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+
+        var result = await AgentProcess.RunAsync(["hook"], environment, HookPayloads.SessionStart(), timeout.Token);
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        result.Stdout.Should().EndWith("}\n");
+        JsonNode.Parse(result.Stdout)!["hookSpecificOutput"]!["additionalContext"]!.GetValue<string>().Should().Be(briefing);
+    }
+
+    [Fact]
+    public async Task Hook_LargeInput_ReachesTheAgentWhole()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var agent = await TestAgent.StartAsync(timeout.Token);
+
+        // Close to the client's 1 MiB limit: more than the agent's stream window, so the client waits for WINDOW_UPDATE.
+        var payload = HookPayloads.Of("SessionStart", extra: p =>
+        {
+            p["source"] = "startup";
+            p["padding"] = new string('p', 1000 * 1000);
+        });
+        var environment = new Dictionary<string, string>(agent.Paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+
+        var result = await AgentProcess.RunAsync(["hook"], environment, payload, timeout.Token);
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        result.Stderr.Should().BeEmpty();
+        agent.Spool.HookEvents.Should().ContainSingle().Which.RawJsonSize.Should().Be((ulong)Encoding.UTF8.GetByteCount(payload));
+    }
+
+    [Fact]
+    public async Task Hook_InputOverTheLimit_SaysSoAndRecordsNothing()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var agent = await TestAgent.StartAsync(timeout.Token);
+        var payload = HookPayloads.Of("SessionStart", extra: p => p["padding"] = new string('p', HookCommand.MaxInputBytes));
+
+        var result = await AgentProcess.RunAsync(["hook"], agent.Paths.Environment, payload, timeout.Token);
+
+        result.ExitCode.Should().Be(0);
+        result.Stdout.Should().BeEmpty();
+        result.Stderr.Should().Contain("could not read the hook input").And.Contain("larger than");
+        agent.Spool.HookEvents.Should().BeEmpty();
+        Directory.Exists(agent.Paths.DropDirectory).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Hook_AgentStoppedAccepting_FailsOpenWithinTheDeadline()
+    {
+        using var timeout = TestTimeout.Start();
+        using var root = new TempDirectory("relay-agent-test-");
+        var paths = TestAgentPaths.Create(root.Path);
+        Directory.CreateDirectory(paths.SocketDirectory);
+
+        // A listener whose backlog is full: a blocking connect to it would wait for ever.
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(paths.Socket));
+        listener.Listen(0);
+        var queued = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
+                queued.Add(client);
+                try
+                {
+                    client.Connect(new UnixDomainSocketEndPoint(paths.Socket));
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    break;
+                }
+            }
+
+            var environment = new Dictionary<string, string>(paths.Environment) { [HookCommand.DeadlineVariable] = "500" };
+            var result = await AgentProcess.RunAsync(["hook"], environment, HookPayloads.SessionStart(), timeout.Token);
+
+            result.ExitCode.Should().Be(0);
+            result.Stdout.Should().BeEmpty();
+            result.Stderr.Should().Contain("did not answer within 0.5 s");
+            result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3), "half a second, plus process start");
+            Directory.GetFiles(paths.DropDirectory, "*.hook").Should().ContainSingle();
+        }
+        finally
+        {
+            queued.ForEach(s => s.Dispose());
+        }
+    }
+
+    public static TheoryData<string, byte[], string> BrokenAgents => new()
+    {
+        { "oversized frame", [0x00, 0x4e, 0x20, Http2.Data, 0, 0, 0, 0, 1], "Internal: the server sent a frame of 20000 bytes, more than the 16384 this client allows (HTTP/2 FRAME_SIZE_ERROR)" },
+        { "GOAWAY", FakeHttp2Server.FrameBytes(Http2.GoAway, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0xb]), "Unavailable: the server refused the call (GOAWAY ENHANCE_YOUR_CALM)" },
+        { "RST_STREAM", FakeHttp2Server.FrameBytes(Http2.RstStream, 0, 1, [0, 0, 0, 2]), "Internal: the server reset the call (RST_STREAM INTERNAL_ERROR)" },
+        { "malformed HPACK", FakeHttp2Server.FrameBytes(Http2.Headers, Http2.FlagEndHeaders, 1, [0x80]), "COMPRESSION_ERROR" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenAgents))]
+    public async Task Run_AgentBreaksTheProtocol_FailsOpenWithADropFileAndTheReasonOnStderr(string what, byte[] answer, string reason)
+    {
+        using var timeout = TestTimeout.Start();
+        using var root = new TempDirectory("relay-agent-test-");
+        var paths = TestAgentPaths.Create(root.Path);
+        Directory.CreateDirectory(paths.SocketDirectory);
+        await using var server = FakeHttp2Server.Listen(paths.Socket, timeout.Token);
+        var payload = HookPayloads.SessionStart();
+        using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(payload));
+        using var stdout = new MemoryStream();
+        using var stderr = new MemoryStream();
+        var environment = new Dictionary<string, string>(paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+
+        var run = Task.Run(() => HookCommand.Run(stdin, stdout, stderr, name => environment.GetValueOrDefault(name)));
+        await server.AcceptAsync();
+        await server.WriteRawAsync(answer);
+
+        (await run.WaitAsync(timeout.Token)).Should().Be(0);
+        stdout.Length.Should().Be(0, what);
+        var message = Encoding.UTF8.GetString(stderr.ToArray());
+        message.Should().Contain("is not reachable").And.Contain(reason).And.Contain("waits in", what);
+        var drop = Directory.GetFiles(paths.DropDirectory, "*.hook").Should().ContainSingle().Subject;
+        HookRequest.Parser.ParseFrom(File.ReadAllBytes(drop)).RawJson.Should().Be(payload);
     }
 
     [Fact]

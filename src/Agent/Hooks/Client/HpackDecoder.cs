@@ -1,0 +1,197 @@
+using System.Text;
+
+namespace Relay.Agent.Hooks.Client;
+
+/// <summary>A header block that breaks HPACK (RFC 7541): a connection error (COMPRESSION_ERROR) for HTTP/2.</summary>
+internal sealed class HpackException(string message) : Exception(message);
+
+/// <summary>
+/// HPACK decoding (RFC 7541), all of it: indexed fields, literals with and without indexing, Huffman-coded strings and
+/// table size updates. One decoder per connection: the dynamic table lives across its header blocks (a server may index
+/// a field in the response headers and refer to it in the trailers).
+/// </summary>
+internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize = HpackDecoder.DefaultTableSize)
+{
+    /// <summary>SETTINGS_HEADER_TABLE_SIZE's initial value; the hook client never changes it.</summary>
+    public const int DefaultTableSize = 4096;
+
+    private const int EntryOverhead = 32;
+
+    // RFC 7541 Appendix A. Index 0 is unused.
+    private static readonly (string Name, string Value)[] StaticTable =
+    [
+        ("", ""), (":authority", ""), (":method", "GET"), (":method", "POST"), (":path", "/"), (":path", "/index.html"),
+        (":scheme", "http"), (":scheme", "https"), (":status", "200"), (":status", "204"), (":status", "206"),
+        (":status", "304"), (":status", "400"), (":status", "404"), (":status", "500"), ("accept-charset", ""),
+        ("accept-encoding", "gzip, deflate"), ("accept-language", ""), ("accept-ranges", ""), ("accept", ""),
+        ("access-control-allow-origin", ""), ("age", ""), ("allow", ""), ("authorization", ""), ("cache-control", ""),
+        ("content-disposition", ""), ("content-encoding", ""), ("content-language", ""), ("content-length", ""),
+        ("content-location", ""), ("content-range", ""), ("content-type", ""), ("cookie", ""), ("date", ""), ("etag", ""),
+        ("expect", ""), ("expires", ""), ("from", ""), ("host", ""), ("if-match", ""), ("if-modified-since", ""),
+        ("if-none-match", ""), ("if-range", ""), ("if-unmodified-since", ""), ("last-modified", ""), ("link", ""),
+        ("location", ""), ("max-forwards", ""), ("proxy-authenticate", ""), ("proxy-authorization", ""), ("range", ""),
+        ("referer", ""), ("refresh", ""), ("retry-after", ""), ("server", ""), ("set-cookie", ""),
+        ("strict-transport-security", ""), ("transfer-encoding", ""), ("user-agent", ""), ("vary", ""), ("via", ""),
+        ("www-authenticate", ""),
+    ];
+
+    // Newest first: HPACK index 62 is the entry added last.
+    private readonly List<(string Name, string Value)> _dynamic = [];
+    private readonly List<byte> _huffman = [];
+    private int _tableSize;
+    private readonly int _settingsTableSize = settingsTableSize;
+    private int _maxTableSize = settingsTableSize;
+
+    /// <summary>Decodes one complete header block (HEADERS plus any CONTINUATION payloads, joined).</summary>
+    /// <exception cref="HpackException">The block is malformed, or its fields exceed the header list size.</exception>
+    public List<KeyValuePair<string, string>> Decode(ReadOnlySpan<byte> block)
+    {
+        var fields = new List<KeyValuePair<string, string>>();
+        var listSize = 0;
+        var position = 0;
+        while (position < block.Length)
+        {
+            var first = block[position];
+            string name;
+            string value;
+            if ((first & 0x80) != 0)
+            {
+                (name, value) = Entry(ReadInteger(block, ref position, 7));
+            }
+            else if ((first & 0xC0) == 0x40)
+            {
+                name = ReadName(block, ref position, 6);
+                value = ReadString(block, ref position);
+                Add(name, value);
+            }
+            else if ((first & 0xE0) == 0x20)
+            {
+                // A size update is only allowed before the block's first field (§4.2).
+                var size = ReadInteger(block, ref position, 5);
+                if (fields.Count > 0 || size > _settingsTableSize)
+                {
+                    throw new HpackException(fields.Count > 0
+                        ? "a dynamic table size update follows a header field"
+                        : "a dynamic table size update to " + size + " exceeds the " + _settingsTableSize + " allowed");
+                }
+
+                _maxTableSize = size;
+                Evict(size);
+                continue;
+            }
+            else
+            {
+                // Literal without indexing (0000) or never indexed (0001): both have a 4-bit name index.
+                name = ReadName(block, ref position, 4);
+                value = ReadString(block, ref position);
+            }
+
+            listSize += name.Length + value.Length + EntryOverhead;
+            if (listSize > maxHeaderListSize)
+            {
+                throw new HpackException("the header list is larger than " + maxHeaderListSize + " bytes");
+            }
+
+            fields.Add(new KeyValuePair<string, string>(name, value));
+        }
+
+        return fields;
+    }
+
+    private static int ReadInteger(ReadOnlySpan<byte> block, ref int position, int prefixBits)
+    {
+        var max = (1 << prefixBits) - 1;
+        var value = block[position++] & max;
+        if (value < max)
+        {
+            return value;
+        }
+
+        // Four continuation bytes carry 28 bits: more than any size this client accepts, so longer is an attack or an error.
+        for (var shift = 0; shift <= 21; shift += 7)
+        {
+            if (position >= block.Length)
+            {
+                throw new HpackException("a header block ends inside an integer");
+            }
+
+            var next = block[position++];
+            value += (next & 0x7F) << shift;
+            if ((next & 0x80) == 0)
+            {
+                return value;
+            }
+        }
+
+        throw new HpackException("a header block holds an integer that is too large");
+    }
+
+    private string ReadName(ReadOnlySpan<byte> block, ref int position, int prefixBits)
+    {
+        var index = ReadInteger(block, ref position, prefixBits);
+        return index == 0 ? ReadString(block, ref position) : Entry(index).Name;
+    }
+
+    private string ReadString(ReadOnlySpan<byte> block, ref int position)
+    {
+        if (position >= block.Length)
+        {
+            throw new HpackException("a header block ends before a string");
+        }
+
+        var huffman = (block[position] & 0x80) != 0;
+        var length = ReadInteger(block, ref position, 7);
+        if (length > block.Length - position)
+        {
+            throw new HpackException("a header string of " + length + " bytes is longer than its header block");
+        }
+
+        var raw = block.Slice(position, length);
+        position += length;
+        if (!huffman)
+        {
+            return Encoding.Latin1.GetString(raw);
+        }
+
+        _huffman.Clear();
+        HpackHuffman.Decode(raw, _huffman);
+        return Encoding.Latin1.GetString(_huffman.ToArray());
+    }
+
+    private (string Name, string Value) Entry(int index)
+    {
+        if (index > 0 && index < StaticTable.Length)
+        {
+            return StaticTable[index];
+        }
+
+        var dynamicIndex = index - StaticTable.Length;
+        return index > 0 && dynamicIndex < _dynamic.Count
+            ? _dynamic[dynamicIndex]
+            : throw new HpackException("a header field refers to index " + index + ", which does not exist");
+    }
+
+    private void Add(string name, string value)
+    {
+        var size = name.Length + value.Length + EntryOverhead;
+
+        // An entry larger than the whole table empties it and is not added (§4.4).
+        Evict(Math.Max(0, _maxTableSize - size));
+        if (size <= _maxTableSize)
+        {
+            _dynamic.Insert(0, (name, value));
+            _tableSize += size;
+        }
+    }
+
+    private void Evict(int room)
+    {
+        var limit = Math.Min(room, _maxTableSize);
+        while (_tableSize > limit && _dynamic.Count > 0)
+        {
+            var (name, value) = _dynamic[^1];
+            _dynamic.RemoveAt(_dynamic.Count - 1);
+            _tableSize -= name.Length + value.Length + EntryOverhead;
+        }
+    }
+}
