@@ -64,7 +64,9 @@ BROKER_ARGS ?=
 bench: ## run both benchmarks (gRPC layer, broker), print the tables, refresh docs/benchmarks.md; options: GRPC_ARGS=, BROKER_ARGS=
 	@rc=0
 	dotnet run -c Release --project bench/Grpc.Bench -- --unix --markdown docs/benchmarks.md $(ARGS) $(GRPC_ARGS) || rc=$$?
-	dotnet run -c Release --project bench/Relay.Bench -- --markdown docs/benchmarks.md $(BROKER_ARGS) || rc=$$?
+	# The agent as installed (published, ReadyToRun), so hook-command measures what Claude Code would start.
+	dotnet publish src/Agent -c Release -r linux-x64 --self-contained false --nologo -v quiet -o artifacts/publish/relay-agent
+	dotnet run -c Release --project bench/Relay.Bench -- --markdown docs/benchmarks.md --agent-dir artifacts/publish/relay-agent $(BROKER_ARGS) || rc=$$?
 	if (( rc != 0 )); then echo "bench: a scenario failed its own checks (see above)" >&2; exit 1; fi
 
 # ---------------------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ internal sealed record BenchOptions(
           --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
           --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
           --recovery-rate <n>  hooks/s they are fed in total during recovery (default 200; 10–5000)
+          --agent-dir <dir>    run relay-agent from this directory (an installed agent: `dotnet publish src/Agent
+                               -c Release -r linux-x64 --self-contained false`, ReadyToRun) instead of the build
+                               output beside relay-bench; `make bench` passes its own publish
           --database <cs>      an Npgsql connection string for the broker (and the baseline) instead of the
                                embedded PostgreSQL in a temporary data directory
           --only <ids>         comma-separated scenario ids: ingest,ingest-10k-latency,baseline-http-insert,
@@ -119,6 +122,15 @@ internal sealed record BenchOptions(
                     case "--hook-requests":
                         agentBench = agentBench with { HookRequests = (int)Number(Next(), 10, 100_000, arg) };
                         break;
+                    case "--agent-dir":
+                        var directory = Path.GetFullPath(Next());
+                        agentBench = agentBench with
+                        {
+                            AgentDirectory = File.Exists(Path.Combine(directory, "relay-agent"))
+                                ? directory
+                                : throw new FormatException($"--agent-dir {directory} holds no relay-agent program; publish it there first."),
+                        };
+                        break;
                     case "--hook-runs":
                         agentBench = agentBench with { HookRuns = (int)Number(Next(), 3, 1000, arg) };
                         break;
@@ -177,4 +189,5 @@ internal sealed record BenchOptions(
 /// <param name="HookRuns">relay-agent hook runs measured by hook-command with the agent up (a third as many with it down).</param>
 /// <param name="RecoveryAgents">Daemons fed hooks while the broker is killed and restarted.</param>
 /// <param name="RecoveryRate">Hooks per second offered to them in total.</param>
-internal sealed record AgentBenchOptions(int HookRequests = 2000, int HookRuns = 30, int RecoveryAgents = 10, double RecoveryRate = 200);
+/// <param name="AgentDirectory">Where relay-agent is run from (a published agent); null: the build output beside relay-bench.</param>
+internal sealed record AgentBenchOptions(int HookRequests = 2000, int HookRuns = 30, int RecoveryAgents = 10, double RecoveryRate = 200, string? AgentDirectory = null);

@@ -21,6 +21,11 @@ internal static class BenchRun
         using var guard = new CancellationTokenSource(Guard);
         var token = guard.Token;
         var files = FileLimit.RaiseToHard();
+        if (options.AgentBench.AgentDirectory is { } agentDirectory)
+        {
+            AgentProcess.UseProgramIn(agentDirectory);
+        }
+
         var started = DateTimeOffset.UtcNow;
         var loadBefore = MachineInfo.LoadAverage();
         var machine = MachineInfo.Describe();

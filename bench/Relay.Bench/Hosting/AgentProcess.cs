@@ -70,7 +70,10 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// SessionStart command hook: install writes the program as it was itself started, and an installed agent is the
     /// published apphost (<c>relay-agent</c>); <c>dotnet relay-agent.dll</c> only when the apphost is missing.
     /// </summary>
-    public static AgentProgram Program { get; } = FindProgram();
+    public static AgentProgram Program { get; private set; } = FindProgram(AppContext.BaseDirectory);
+
+    /// <summary>Runs relay-agent from <paramref name="directory"/> (a published, installed agent) from now on.</summary>
+    public static void UseProgramIn(string directory) => Program = FindProgram(directory);
 
     /// <summary>The directory holding everything of this machine (removed on dispose).</summary>
     public string RootDirectory { get; }
@@ -443,12 +446,13 @@ internal sealed class AgentProcess : IAsyncDisposable
         return start;
     }
 
-    private static AgentProgram FindProgram()
+    private static AgentProgram FindProgram(string directory)
     {
-        var apphost = Path.Combine(AppContext.BaseDirectory, "relay-agent");
+        var apphost = Path.Combine(directory, "relay-agent");
+        var published = directory != AppContext.BaseDirectory ? " in " + directory : string.Empty;
         return File.Exists(apphost)
-            ? new AgentProgram(apphost, [], "the relay-agent apphost")
-            : new AgentProgram("dotnet", [Path.Combine(AppContext.BaseDirectory, "relay-agent.dll")], "dotnet relay-agent.dll");
+            ? new AgentProgram(apphost, [], "the relay-agent apphost" + published)
+            : new AgentProgram("dotnet", [Path.Combine(directory, "relay-agent.dll")], "dotnet relay-agent.dll");
     }
 
     // Free now; the daemon binds it a moment later. Another process taking it meanwhile makes the start retry.
