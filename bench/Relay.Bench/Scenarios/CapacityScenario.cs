@@ -60,7 +60,8 @@ internal static class CapacityScenario
             var broken = load.Where(a => a.Failure is not null).ToList();
             if (broken.Count > 0)
             {
-                throw new ScenarioFailedException($"{broken.Count} of {streams} idle streams broke, e.g. {broken[0].Failure}");
+                var why = broker.Log().Split('\n').Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)).TakeLast(12);
+                throw new ScenarioFailedException($"{broken.Count} of {streams} idle streams broke, e.g. {broken[0].Failure}\nthe broker's last warnings:\n{string.Join('\n', why)}");
             }
 
             return new Capacity(streams, before, after, connectSeconds, seconds, cpuUsed, pgUsed);

@@ -93,7 +93,7 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
 
                 if (group.Count > 0)
                 {
-                    group.Sort(static (a, b) => a.Batch.Machine.Id.CompareTo(b.Batch.Machine.Id));
+                    group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id));
                     await CommitGroupAsync(group, _disposing.Token);
                 }
             }
@@ -175,6 +175,19 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 group[i].Completion.TrySetResult(done.Outcome);
             }
         }
+    }
+
+    /// <summary>
+    /// PostgreSQL's uuid order (the 16 bytes in RFC 4122 order). Guid.CompareTo orders by its little-endian fields, which
+    /// is not the order in which the sweeper's <c>ORDER BY machine_id FOR UPDATE</c> locks rows.
+    /// </summary>
+    internal static int CompareAsPostgres(Guid a, Guid b)
+    {
+        Span<byte> x = stackalloc byte[16];
+        Span<byte> y = stackalloc byte[16];
+        a.TryWriteBytes(x, bigEndian: true, out _);
+        b.TryWriteBytes(y, bigEndian: true, out _);
+        return x.SequenceCompareTo(y);
     }
 
     public async ValueTask DisposeAsync()

@@ -38,13 +38,21 @@ internal sealed class LinkStateStore(
         VALUES ($1, 0, 0, 0, $2, '') ON CONFLICT (machine_id) DO NOTHING
         """;
 
-    // agent_link_state rows first, then machines rows: the order of every other transaction that locks both.
+    // agent_link_state rows first, in machine_id order, then machines rows: the group commit locks agent_link_state
+    // rows in the same order (InboundProcessor.GroupCommit.cs), and every transaction that locks both takes
+    // agent_link_state first. A plain UPDATE … FROM would lock in join order and could deadlock with a group commit.
     private const string Renew = """
-        WITH renewed AS (
+        WITH locked AS (
+            SELECT a.machine_id, l.stats
+            FROM agent_link_state a
+            JOIN unnest($1::uuid[], $2::uuid[], $3::text[]) AS l(machine_id, connection_id, stats)
+              ON a.machine_id = l.machine_id AND a.connection_id = l.connection_id
+            ORDER BY a.machine_id
+            FOR UPDATE OF a),
+        renewed AS (
             UPDATE agent_link_state a SET lease_expires_at = $4
-            FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS l(machine_id, connection_id, stats)
-            WHERE a.machine_id = l.machine_id AND a.connection_id = l.connection_id
-            RETURNING a.machine_id, l.stats)
+            FROM locked WHERE a.machine_id = locked.machine_id
+            RETURNING a.machine_id, locked.stats)
         UPDATE machines m SET last_seen_at = $5, agent_stats = COALESCE(r.stats::jsonb, m.agent_stats)
         FROM renewed r WHERE m.id = r.machine_id
         """;

@@ -62,6 +62,28 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         }
     }
 
+    [Fact]
+    public async Task CompareAsPostgres_ManyUuids_SameOrderAsPostgreSql()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var ids = Enumerable.Range(0, 200).Select(_ => Guid.NewGuid()).ToList();
+        var list = string.Join(",", ids.Select(id => $"'{id}'::uuid"));
+        var sortedByPostgres = new List<Guid>();
+        await using (var command = database.DataSource.CreateCommand($"SELECT u FROM unnest(ARRAY[{list}]) AS u ORDER BY u"))
+        await using (var reader = await command.ExecuteReaderAsync(timeout.Token))
+        {
+            while (await reader.ReadAsync(timeout.Token))
+            {
+                sortedByPostgres.Add(reader.GetGuid(0));
+            }
+        }
+
+        ids.Sort(InboundProcessor.CompareAsPostgres);
+
+        ids.Should().Equal(sortedByPostgres, "the group commit must lock agent_link_state rows in the order the sweeper does");
+    }
+
     /// <summary>Holds the first batch after <see cref="Arm"/> just before its commit, until <see cref="Release"/>.</summary>
     private sealed class HoldFirstBatch : IInboundBatchObserver
     {
