@@ -57,7 +57,7 @@ clean: ## remove build output and test results (artifacts/, stray bin/ and obj/)
 	find src tests bench -name node_modules -prune -o -name '*.csproj' -type f -print0 |
 	  while IFS= read -r -d '' p; do rm -rf "$$(dirname "$$p")/bin" "$$(dirname "$$p")/obj"; done
 
-# Both programs refresh their own marked section of docs/benchmarks.md (about 5 min for the gRPC layer, 6–8 min for the
+# Both programs refresh their own marked section of docs/benchmarks.md (about 5 min for the gRPC layer, 5–6 min for the
 # broker). GRPC_ARGS / BROKER_ARGS pass options to one of them, e.g. make bench BROKER_ARGS="--only ingest --agents 10".
 GRPC_ARGS   ?=
 BROKER_ARGS ?=

@@ -449,7 +449,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     private static AgentProgram FindProgram(string directory)
     {
         var apphost = Path.Combine(directory, "relay-agent");
-        var published = directory != AppContext.BaseDirectory ? " in " + directory : string.Empty;
+        var published = directory != AppContext.BaseDirectory ? " in " + Path.GetRelativePath(System.Environment.CurrentDirectory, directory) : string.Empty;
         return File.Exists(apphost)
             ? new AgentProgram(apphost, [], "the relay-agent apphost" + published)
             : new AgentProgram("dotnet", [Path.Combine(directory, "relay-agent.dll")], "dotnet relay-agent.dll");
