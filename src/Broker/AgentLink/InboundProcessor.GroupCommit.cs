@@ -94,7 +94,19 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 if (group.Count > 0)
                 {
                     group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id));
-                    await CommitGroupAsync(group, _disposing.Token);
+                    try
+                    {
+                        await CommitGroupAsync(group, _disposing.Token);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !_disposing.IsCancellationRequested)
+                    {
+                        // Never leave a stream waiting on a loop that died: whatever was not completed fails (and is
+                        // resent by its agent), and the loop goes on with the next group.
+                        foreach (var pending in group)
+                        {
+                            pending.Completion.TrySetException(ex);
+                        }
+                    }
                 }
             }
         }
@@ -171,8 +183,15 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
         {
             if (stored[i] is { } done)
             {
-                telemetry.BatchStored(group[i].Batch.Items, elapsed, done.Context.Deliveries);
                 group[i].Completion.TrySetResult(done.Outcome);
+            }
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (stored[i] is { } done)
+            {
+                telemetry.BatchStored(group[i].Batch.Items, elapsed, done.Context.Deliveries);
             }
         }
     }
