@@ -38,7 +38,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
 
-    private readonly List<string> _log = [];
+    private readonly LogTail _log = new();
     private readonly Dictionary<string, string> _environment;
     private Process? _process;
     private Task _pump = Task.CompletedTask;
@@ -123,7 +123,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// <summary>The reconnect delays the daemon's broker link chose (its backoff) after losing the broker, over every start.</summary>
     public IReadOnlyList<TimeSpan> ReconnectDelays()
     {
-        lock (_log)
+        lock (_reconnectDelays)
         {
             return [.. _reconnectDelays];
         }
@@ -238,13 +238,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     }
 
     /// <summary>The daemon's last log lines (over every start), for failure messages.</summary>
-    public string Log()
-    {
-        lock (_log)
-        {
-            return string.Join('\n', _log.TakeLast(40));
-        }
-    }
+    public string Log() => _log.Last(40);
 
     /// <summary>
     /// Runs one relay-agent command (e.g. <c>hook</c>) as a process of this machine, <see cref="Program"/> with this
@@ -362,14 +356,7 @@ internal sealed class AgentProcess : IAsyncDisposable
     {
         while (await reader.ReadLineAsync() is { } line)
         {
-            lock (_log)
-            {
-                _log.Add(line);
-                if (_log.Count > 1000)
-                {
-                    _log.RemoveRange(0, 500);
-                }
-            }
+            _log.Add(line);
 
             if (line.Contains(ListeningLine, StringComparison.Ordinal))
             {
@@ -378,7 +365,7 @@ internal sealed class AgentProcess : IAsyncDisposable
             else if (line.IndexOf(ReconnectingLine, StringComparison.Ordinal) is var at and >= 0
                      && TimeSpan.TryParse(line[(at + ReconnectingLine.Length)..].Trim(), CultureInfo.InvariantCulture, out var delay))
             {
-                lock (_log)
+                lock (_reconnectDelays)
                 {
                     _reconnectDelays.Add(delay);
                 }

@@ -13,7 +13,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
 {
     private const string ListeningLine = "Now listening on: http://";
 
-    private readonly List<string> _log = [];
+    private readonly LogTail _log = new();
     private readonly IReadOnlyDictionary<string, string> _settings;
     private Process _process = null!;
     private TaskCompletionSource<string> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -146,13 +146,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     }
 
     /// <summary>The broker's log so far (warnings and errors), for failure messages.</summary>
-    public string Log()
-    {
-        lock (_log)
-        {
-            return string.Join('\n', _log.TakeLast(50));
-        }
-    }
+    public string Log() => _log.Last(50);
 
     public async ValueTask DisposeAsync()
     {
@@ -198,14 +192,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     {
         while (await reader.ReadLineAsync() is { } line)
         {
-            lock (_log)
-            {
-                _log.Add(line);
-                if (_log.Count > 1000)
-                {
-                    _log.RemoveRange(0, 500);
-                }
-            }
+            _log.Add(line);
 
             var at = line.IndexOf(ListeningLine, StringComparison.Ordinal);
             if (at >= 0)
