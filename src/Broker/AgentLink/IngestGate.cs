@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Relay.Broker.Persistence;
 
 namespace Relay.Broker.AgentLink;
 
@@ -13,28 +14,4 @@ namespace Relay.Broker.AgentLink;
 /// max_connections run out (53300 "too many clients"), and everything else on the replica (Admin, Watch, delivery) is
 /// starved of connections. With the bound, a stream waits here holding nothing.
 /// </remarks>
-internal sealed class IngestGate : IDisposable
-{
-    private readonly SemaphoreSlim _slots;
-    private readonly Slot _slot;
-
-    public IngestGate(IOptions<AgentLinkOptions> options)
-    {
-        _slots = new SemaphoreSlim(options.Value.MaxConcurrentBatches, options.Value.MaxConcurrentBatches);
-        _slot = new Slot(_slots);
-    }
-
-    /// <summary>Waits for a slot; dispose the result to give it back.</summary>
-    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken)
-    {
-        await _slots.WaitAsync(cancellationToken);
-        return _slot;
-    }
-
-    public void Dispose() => _slots.Dispose();
-
-    private sealed class Slot(SemaphoreSlim slots) : IDisposable
-    {
-        public void Dispose() => slots.Release();
-    }
-}
+internal sealed class IngestGate(IOptions<AgentLinkOptions> options) : SlotGate(options.Value.MaxConcurrentBatches);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Relay.Broker.Persistence;
 
 namespace Relay.Broker.Prompts;
 
@@ -14,41 +15,4 @@ namespace Relay.Broker.Prompts;
 /// more than a few of them ahead of an agent's batch. The agents' own bound is AgentLink's IngestGate; the two are
 /// separate so that a burst of prompts never queues ahead of the batches that carry their delivery receipts and replies.
 /// </remarks>
-internal sealed class PromptSendGate : IDisposable
-{
-    private readonly SemaphoreSlim _slots;
-    private readonly Slot _slot;
-    private int _waiting;
-
-    public PromptSendGate(IOptions<PromptOptions> options)
-    {
-        _slots = new SemaphoreSlim(options.Value.MaxConcurrentSends, options.Value.MaxConcurrentSends);
-        _slot = new Slot(_slots);
-    }
-
-    /// <summary>Calls waiting for a slot right now.</summary>
-    public int Waiting => Volatile.Read(ref _waiting);
-
-    /// <summary>Waits for a slot; dispose the result to give it back.</summary>
-    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _waiting);
-        try
-        {
-            await _slots.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-
-        return _slot;
-    }
-
-    public void Dispose() => _slots.Dispose();
-
-    private sealed class Slot(SemaphoreSlim slots) : IDisposable
-    {
-        public void Dispose() => slots.Release();
-    }
-}
+internal sealed class PromptSendGate(IOptions<PromptOptions> options) : SlotGate(options.Value.MaxConcurrentSends);
