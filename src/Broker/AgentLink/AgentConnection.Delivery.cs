@@ -1,4 +1,6 @@
+using Relay.Broker.Delivery;
 using Relay.Broker.Signals;
+using Relay.Protocol.V1;
 
 namespace Relay.Broker.AgentLink;
 
@@ -7,6 +9,9 @@ internal sealed partial class AgentConnection
     private long _ackedBrokerSeq;
     private long _pushedBrokerSeq;
     private long _assignedBrokerSeq;
+    private long _resentThrough;
+    private readonly Lock _readyLock = new();
+    private readonly SortedList<long, BrokerMessage> _ready = [];
     private TaskCompletionSource _deliveryWake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _refillDue;
 
@@ -33,11 +38,7 @@ internal sealed partial class AgentConnection
                 {
                     filledAt = version;
                     var fill = await _services.Filler.FillAsync(Machine, Id, token);
-                    if (fill.LastSeq is { } last && last > Volatile.Read(ref _assignedBrokerSeq))
-                    {
-                        Volatile.Write(ref _assignedBrokerSeq, last);
-                    }
-
+                    TakeFilled(fill);
                     foreach (var published in fill.Topics)
                     {
                         _services.Signals.Publish(published);
@@ -47,15 +48,31 @@ internal sealed partial class AgentConnection
                 var upTo = Math.Min(Volatile.Read(ref _ackedBrokerSeq) + SendWindow, Volatile.Read(ref _assignedBrokerSeq));
                 if (upTo > _pushedBrokerSeq)
                 {
-                    foreach (var message in await _services.Outbox.ReadAsync(Machine.Id, _pushedBrokerSeq, upTo, token))
+                    // What a fill of this stream numbered goes out as it came back from the fill; the rest (a resend
+                    // after a reconnect, a window that was full) is read from the outbox.
+                    while (_pushedBrokerSeq < upTo && TakeReady(_pushedBrokerSeq + 1) is { } ready)
                     {
-                        if (!TrySend(message))
+                        if (!TrySend(ready))
                         {
                             return;
                         }
+
+                        _pushedBrokerSeq++;
                     }
 
-                    _pushedBrokerSeq = upTo;
+                    if (upTo > _pushedBrokerSeq)
+                    {
+                        foreach (var message in await _services.Outbox.ReadAsync(Machine.Id, _pushedBrokerSeq, upTo, _resentThrough, token))
+                        {
+                            if (!TrySend(message))
+                            {
+                                return;
+                            }
+                        }
+
+                        _pushedBrokerSeq = upTo;
+                    }
+
                     continue;
                 }
 
@@ -73,6 +90,72 @@ internal sealed partial class AgentConnection
             // Unacked messages stay in the outbox: the next stream sends them.
             AgentLinkLog.DeliveryFailed(_services.Logger, ex, Machine.Name);
             End(new ConnectionEnd(ConnectionEndKind.Failure, "The broker could not read this machine's queued messages; reconnect to resume."));
+        }
+    }
+
+    /// <summary>
+    /// A fill for this stream committed (its own, or one done inside the transaction of a writer that queued work for
+    /// the machine, see LiveStreamFill): its messages are ready to send, in seq order, without reading them back.
+    /// </summary>
+    public void Filled(FillResult fill)
+    {
+        TakeFilled(fill);
+        WakeDelivery();
+    }
+
+    private void TakeFilled(FillResult fill)
+    {
+        if (fill.LastSeq is not { } last)
+        {
+            return;
+        }
+
+        lock (_readyLock)
+        {
+            // Bounded: beyond a window's worth the outbox is the buffer (the agent is not keeping up anyway).
+            foreach (var message in fill.Messages)
+            {
+                if (_ready.Count >= SendWindow)
+                {
+                    break;
+                }
+
+                _ready.TryAdd((long)message.Seq, message);
+            }
+        }
+
+        // Fills of one stream commit in seq order, but two can hand over their results in either order.
+        var assigned = Volatile.Read(ref _assignedBrokerSeq);
+        while (last > assigned)
+        {
+            var seen = Interlocked.CompareExchange(ref _assignedBrokerSeq, last, assigned);
+            if (seen == assigned)
+            {
+                break;
+            }
+
+            assigned = seen;
+        }
+    }
+
+    /// <summary>The message numbered <paramref name="seq"/> if a fill handed it over; drops any older ones left.</summary>
+    private BrokerMessage? TakeReady(long seq)
+    {
+        lock (_readyLock)
+        {
+            while (_ready.Count > 0 && _ready.Keys[0] < seq)
+            {
+                _ready.RemoveAt(0);
+            }
+
+            if (_ready.Count > 0 && _ready.Keys[0] == seq)
+            {
+                var message = _ready.Values[0];
+                _ready.RemoveAt(0);
+                return message;
+            }
+
+            return null;
         }
     }
 

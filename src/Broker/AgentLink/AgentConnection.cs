@@ -120,6 +120,7 @@ internal sealed partial class AgentConnection : IDisposable
         _ackedBrokerSeq = Math.Max(handshake.AgentPosition, 0);
         _pushedBrokerSeq = handshake.AgentPosition;
         _assignedBrokerSeq = handshake.LastAssignedSeq;
+        _resentThrough = handshake.LastAssignedSeq;
         var now = _services.Time.GetUtcNow();
         LastHeard = now;
         LastSent = now;

@@ -1,8 +1,10 @@
 using Microsoft.EntityFrameworkCore;
 using Relay.Broker.Access;
+using Relay.Broker.AgentLink;
 using Relay.Broker.Audit;
 using Relay.Broker.Persistence;
 using Relay.Broker.Queries;
+using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Broker.Validation;
 using Relay.Broker.Watch.Timeline;
@@ -21,7 +23,8 @@ internal sealed class ApprovalDecider(
     AuditLog audit,
     TimelineWriter timeline,
     BrokerSignals signals,
-    TimeProvider timeProvider)
+    TimeProvider timeProvider,
+    LiveStreamFill? liveStreams = null)
 {
     public async Task<Pb.Approval> DecideAsync(Caller caller, Pb.DecideApprovalRequest request, CancellationToken cancellationToken)
     {
@@ -52,6 +55,7 @@ internal sealed class ApprovalDecider(
     {
         var now = timeProvider.GetUtcNow();
         ApprovalWithContext decided;
+        PendingFill? filled;
         await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
@@ -85,12 +89,21 @@ internal sealed class ApprovalDecider(
                 db,
                 [new TimelineEntry(row.MachineId, approval.RelaySessionId, TimelineKinds.ApprovalResolved, Guid.NewGuid(), now, ProtoJson.Format(message))],
                 cancellationToken);
+            // The machine's stream is here: the verdict is numbered for it now and goes out on commit.
+            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(row.MachineId, row.MachineName), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Approval(id.ToString("D")));
-        signals.Publish(BrokerSignals.MachineOutbound(decided.MachineId.ToString("D")));
+        if (liveStreams is null)
+        {
+            signals.Publish(BrokerSignals.MachineOutbound(decided.MachineId.ToString("D")));
+        }
+        else
+        {
+            liveStreams.AfterCommit(filled, decided.MachineId);
+        }
         return (await reader.GetManyAsync([id], cancellationToken))[id];
     }
 

@@ -31,27 +31,41 @@ internal sealed partial class OutboxFiller(
 {
     // Work the filler moves for machine m.id: the cheap check before taking any lock (most signals find nothing new
     // for the stream), and the sweep that finds work whose signal was missed.
-    private const string WorkFor = """
-        EXISTS (SELECT 1 FROM agent_outbox WHERE machine_id = m.id AND seq IS NULL)
-            OR EXISTS (SELECT 1 FROM launches WHERE machine_id = m.id AND status = 'requested')
-            OR EXISTS (SELECT 1 FROM stop_requests WHERE machine_id = m.id AND sent_at IS NULL)
-            OR EXISTS (SELECT 1 FROM prompts p JOIN sessions s ON s.id = p.relay_session_id
-                       WHERE s.machine_id = m.id AND p.status = 'queued' AND s.status <> 'ended')
-            OR EXISTS (SELECT 1 FROM approvals a JOIN sessions s ON s.id = a.relay_session_id
-                       WHERE s.machine_id = m.id AND a.status IN ('allowed', 'denied') AND a.verdict_sent_at IS NULL)
+    private const string OutboxWork = "EXISTS (SELECT 1 FROM agent_outbox WHERE machine_id = m.id AND seq IS NULL)";
+    private const string LaunchWork = "EXISTS (SELECT 1 FROM launches WHERE machine_id = m.id AND status = 'requested')";
+    private const string StopWork = "EXISTS (SELECT 1 FROM stop_requests WHERE machine_id = m.id AND sent_at IS NULL)";
+    private const string PromptWork = """
+        EXISTS (SELECT 1 FROM prompts p JOIN sessions s ON s.id = p.relay_session_id
+                WHERE s.machine_id = m.id AND p.status = 'queued' AND s.status <> 'ended')
+        """;
+    private const string VerdictWork = """
+        EXISTS (SELECT 1 FROM approvals a JOIN sessions s ON s.id = a.relay_session_id
+                WHERE s.machine_id = m.id AND a.status IN ('allowed', 'denied') AND a.verdict_sent_at IS NULL)
         """;
 
-    private const string HasWork = "SELECT " + WorkFor + " FROM (SELECT $1::uuid AS id) m";
+    // Which kinds of work there are, so that a fill runs only the queries that can find something.
+    private const string Pending = "SELECT " + OutboxWork + ", " + LaunchWork + ", " + StopWork + ", " + PromptWork + ", " + VerdictWork
+        + " FROM (SELECT $1::uuid AS id) m";
 
-    private const string MachinesWithWork = "SELECT m.id FROM unnest($1::uuid[]) AS m(id) WHERE " + WorkFor;
+    private const string MachinesWithWork = "SELECT m.id FROM unnest($1::uuid[]) AS m(id) WHERE "
+        + OutboxWork + " OR " + LaunchWork + " OR " + StopWork + " OR " + PromptWork + " OR " + VerdictWork;
+
+    private const string LockEvents = "SELECT pg_advisory_xact_lock($1)";
 
     private const string LockState = "SELECT connection_id, last_outbound_seq FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
 
+    // Numbers the unnumbered rows in queue order, moves the stream's last assigned seq, and returns the rows ready to
+    // send: one round trip. (Data-modifying CTEs all run, referenced or not, on one snapshot; the state row is ours.)
     private const string Number = """
         WITH todo AS (
-            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox WHERE machine_id = $1 AND seq IS NULL)
-        UPDATE agent_outbox o SET seq = $2 + todo.n FROM todo WHERE o.id = todo.id
-        RETURNING o.seq
+            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox WHERE machine_id = $1 AND seq IS NULL),
+        numbered AS (
+            UPDATE agent_outbox o SET seq = $2 + todo.n FROM todo WHERE o.id = todo.id
+            RETURNING o.seq, o.payload),
+        advanced AS (
+            UPDATE agent_link_state SET last_outbound_seq = (SELECT max(seq) FROM numbered), updated_at = $3
+            WHERE machine_id = $1 AND EXISTS (SELECT 1 FROM numbered))
+        SELECT seq, payload FROM numbered ORDER BY seq
         """;
 
     /// <summary>Of <paramref name="machines"/>, those with work for the filler (one query for any number of machines).</summary>
@@ -70,18 +84,23 @@ internal sealed partial class OutboxFiller(
     }
 
     /// <summary>
-    /// Numbers everything queued for <paramref name="machine"/>; returns the last broker seq assigned, or null when
-    /// nothing was (nothing queued, or <paramref name="connectionId"/> no longer owns the machine).
+    /// Numbers everything queued for <paramref name="machine"/> in a transaction of its own; returns the last broker seq
+    /// assigned and the numbered messages, or nothing (nothing queued, or <paramref name="connectionId"/> no longer owns
+    /// the machine).
     /// </summary>
     public async Task<FillResult> FillAsync(MachineIdentity machine, Guid connectionId, CancellationToken cancellationToken)
     {
-        await using (var check = dataSource.CreateCommand(HasWork))
+        PendingWork pending;
+        await using (var check = dataSource.CreateCommand(Pending))
         {
             check.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
-            if (await check.ExecuteScalarAsync(cancellationToken) is not true)
-            {
-                return FillResult.Nothing;
-            }
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+            pending = await ReadPendingAsync(reader, cancellationToken);
+        }
+
+        if (pending == PendingWork.None)
+        {
+            return FillResult.Nothing;
         }
 
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
@@ -91,66 +110,146 @@ internal sealed partial class OutboxFiller(
 
         // The event-order lock first, like every transaction that writes the event log and touches prompts, approvals
         // or sessions (see TimelineWriter): taking it after our row locks could deadlock with those.
-        await using (var lockEvents = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, npgsqlTransaction))
+        await using var batch = new NpgsqlBatch(connection, npgsqlTransaction)
         {
-            lockEvents.Parameters.Add(new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey });
-            await lockEvents.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(LockEvents) { Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } } },
+                new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
+            },
+        };
         long lastSeq;
-        await using (var lockState = new NpgsqlCommand(LockState, connection, npgsqlTransaction))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            lockState.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
-            await using var reader = await lockState.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != connectionId)
+            await reader.NextResultAsync(cancellationToken);
+            if (await ReadOwnedSeqAsync(reader, connectionId, cancellationToken) is not { } owned)
             {
                 return FillResult.Nothing;
             }
 
-            lastSeq = reader.GetInt64(1);
+            lastSeq = owned;
         }
 
+        var result = await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return Filled(machine, result);
+    }
+
+    /// <summary>
+    /// The same as <see cref="FillAsync"/>, inside the caller's transaction, which already holds the event-order lock
+    /// (a writer that just queued work for a machine whose stream is on this replica): the work is numbered when it is
+    /// stored, and the stream sends it without a transaction of its own. Effective only once the caller commits.
+    /// </summary>
+    public async Task<FillResult> FillWithinAsync(RelayDbContext db, MachineIdentity machine, Guid connectionId, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var npgsqlTransaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("FillWithinAsync needs the caller's transaction, holding the event-order lock.");
+        await using var batch = new NpgsqlBatch(connection, npgsqlTransaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
+                new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
+            },
+        };
+        PendingWork pending;
+        long lastSeq;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            pending = await ReadPendingAsync(reader, cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            if (pending == PendingWork.None || await ReadOwnedSeqAsync(reader, connectionId, cancellationToken) is not { } owned)
+            {
+                return FillResult.Nothing;
+            }
+
+            lastSeq = owned;
+        }
+
+        return await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, cancellationToken);
+    }
+
+    /// <summary>Logs a committed fill.</summary>
+    public FillResult Filled(MachineIdentity machine, FillResult result)
+    {
+        if (result.LastSeq is { } last)
+        {
+            DeliveryLog.OutboxFilled(logger, result.Messages.Count, machine.Id, last);
+        }
+
+        return result;
+    }
+
+    private async Task<FillResult> FillLockedAsync(
+        RelayDbContext db, NpgsqlConnection connection, NpgsqlTransaction transaction, MachineIdentity machine, long lastSeq, PendingWork pending,
+        CancellationToken cancellationToken)
+    {
         var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
         var budget = options.Value.MaxFillRows;
-        budget -= await AddLaunchesAsync(context, budget, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        budget -= await AddPromptsAsync(context, budget, cancellationToken);
-        budget -= await AddVerdictsAsync(context, budget, cancellationToken);
-        await AddStopsAsync(context, budget, cancellationToken);
+        if (pending.HasFlag(PendingWork.Launches))
+        {
+            budget -= await AddLaunchesAsync(context, budget, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        if (pending.HasFlag(PendingWork.Prompts))
+        {
+            budget -= await AddPromptsAsync(context, budget, cancellationToken);
+        }
+
+        if (pending.HasFlag(PendingWork.Verdicts))
+        {
+            budget -= await AddVerdictsAsync(context, budget, cancellationToken);
+        }
+
+        if (pending.HasFlag(PendingWork.Stops))
+        {
+            await AddStopsAsync(context, budget, cancellationToken);
+        }
+
         await db.SaveChangesAsync(cancellationToken);
 
-        var numbered = new List<long>();
-        await using (var number = new NpgsqlCommand(Number, connection, npgsqlTransaction))
+        var messages = new List<BrokerMessage>();
+        await using (var number = new NpgsqlCommand(Number, connection, transaction))
         {
             number.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
             number.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lastSeq });
+            number.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = context.Now });
             await using var reader = await number.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                numbered.Add(reader.GetInt64(0));
+                var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
+                message.Seq = (ulong)reader.GetInt64(0);
+                messages.Add(message);
             }
         }
 
-        if (numbered.Count > 0)
-        {
-            lastSeq = numbered.Max();
-            await using var advance = new NpgsqlCommand(
-                "UPDATE agent_link_state SET last_outbound_seq = $2, updated_at = $3 WHERE machine_id = $1", connection, npgsqlTransaction);
-            advance.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
-            advance.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lastSeq });
-            advance.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = context.Now });
-            await advance.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await events.WriteAsync(connection, npgsqlTransaction, context.Events, [], cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        if (numbered.Count > 0)
-        {
-            DeliveryLog.OutboxFilled(logger, numbered.Count, machine.Id, lastSeq);
-        }
-
-        return new FillResult(numbered.Count > 0 ? lastSeq : null, context.Topics.ToList());
+        await events.WriteAsync(connection, transaction, context.Events, [], cancellationToken);
+        return messages.Count == 0
+            ? new FillResult(null, [.. context.Topics], [])
+            : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
     }
+
+    private static async Task<PendingWork> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return PendingWork.None;
+        }
+
+        var pending = PendingWork.None;
+        pending |= reader.GetBoolean(0) ? PendingWork.Outbox : PendingWork.None;
+        pending |= reader.GetBoolean(1) ? PendingWork.Launches : PendingWork.None;
+        pending |= reader.GetBoolean(2) ? PendingWork.Stops : PendingWork.None;
+        pending |= reader.GetBoolean(3) ? PendingWork.Prompts : PendingWork.None;
+        pending |= reader.GetBoolean(4) ? PendingWork.Verdicts : PendingWork.None;
+        return pending;
+    }
+
+    /// <summary>The stream's last assigned seq, when <paramref name="connectionId"/> still owns the machine.</summary>
+    private static async Task<long?> ReadOwnedSeqAsync(NpgsqlDataReader reader, Guid connectionId, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) && reader.GetGuid(0) == connectionId ? reader.GetInt64(1) : null;
 
     private static OutboxMessage Row(IngestContext context, OutboxKind kind, Guid refId, BrokerMessage message) => new()
     {
@@ -165,14 +264,31 @@ internal sealed partial class OutboxFiller(
     {
         prompt.Status = PromptStatus.Sent;
         prompt.SentAt ??= context.Now;
+        // Counted when numbered for the stream, which sends it next; a resend after a reconnect counts again (OutboxStore).
+        prompt.DeliveryAttempts++;
         context.Publish(BrokerSignals.Prompt(prompt.Id.ToString("D")));
         context.AddEvent(EventKind.PromptUpdated, context.DerivedEventId($"prompt_sent/{prompt.Id:N}"), prompt.RelaySessionId, context.Now,
             Prompts.PromptMapper.ToProto(prompt, sessionName: null, context.Machine.Id));
     }
 }
 
-/// <summary>What a fill did: the last broker seq it assigned (null: none) and the signals to publish.</summary>
-internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics)
+/// <summary>
+/// What a fill did: the last broker seq it assigned (null: none), the signals to publish, and the messages it numbered
+/// (seq set, in order), which the stream can send without reading them back.
+/// </summary>
+internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics, IReadOnlyList<BrokerMessage> Messages)
 {
-    public static readonly FillResult Nothing = new(null, []);
+    public static readonly FillResult Nothing = new(null, [], []);
+}
+
+/// <summary>The kinds of work queued for a machine.</summary>
+[Flags]
+internal enum PendingWork
+{
+    None = 0,
+    Outbox = 1,
+    Launches = 2,
+    Stops = 4,
+    Prompts = 8,
+    Verdicts = 16,
 }

@@ -13,11 +13,16 @@ internal sealed class OutboxStore(NpgsqlDataSource dataSource)
         ORDER BY seq
         """;
 
-    // Counting attempts when a prompt goes onto the wire (again, after a reconnect) is what Prompt.delivery_attempts shows.
+    // Prompt.delivery_attempts: the filler counts the first attempt when it numbers a prompt for a stream (which sends it
+    // next); a stream that resends rows an earlier stream numbered counts them again here.
     private const string CountAttempts = "UPDATE prompts SET delivery_attempts = delivery_attempts + 1 WHERE id = ANY($1)";
 
-    /// <summary>The numbered messages with <paramref name="after"/> &lt; seq ≤ <paramref name="upTo"/>, in order, ready to send.</summary>
-    public async Task<List<BrokerMessage>> ReadAsync(Guid machineId, long after, long upTo, CancellationToken cancellationToken)
+    /// <summary>
+    /// The numbered messages with <paramref name="after"/> &lt; seq ≤ <paramref name="upTo"/>, in order, ready to send;
+    /// the prompts among those with seq ≤ <paramref name="resentThrough"/> (numbered for an earlier stream) count one
+    /// more delivery attempt.
+    /// </summary>
+    public async Task<List<BrokerMessage>> ReadAsync(Guid machineId, long after, long upTo, long resentThrough, CancellationToken cancellationToken)
     {
         var messages = new List<BrokerMessage>();
         var prompts = new List<Guid>();
@@ -32,6 +37,11 @@ internal sealed class OutboxStore(NpgsqlDataSource dataSource)
                 var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(3));
                 message.Seq = (ulong)reader.GetInt64(0);
                 messages.Add(message);
+                if ((long)message.Seq > resentThrough)
+                {
+                    continue;
+                }
+
                 if (reader.GetString(1) == "prompt" && !reader.IsDBNull(2))
                 {
                     prompts.Add(reader.GetGuid(2));

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Relay.Broker.Access;
+using Relay.Broker.AgentLink;
 using Relay.Broker.Audit;
 using Relay.Broker.Persistence;
 using Relay.Broker.Policy;
@@ -9,6 +10,7 @@ using Relay.Broker.Prompts;
 using Relay.Broker.Queries;
 using Relay.Broker.Queries.Selectors;
 using Relay.Broker.Queries.Sessions;
+using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Broker.Validation;
 using Relay.Broker.Watch.Timeline;
@@ -32,7 +34,8 @@ internal sealed class Launcher(
     BrokerSignals signals,
     IOptions<LaunchOptions> options,
     IOptions<PromptOptions> promptOptions,
-    TimeProvider timeProvider)
+    TimeProvider timeProvider,
+    LiveStreamFill? liveStreams = null)
 {
     public async Task<Pb.LaunchSessionResponse> LaunchAsync(Caller caller, Pb.LaunchSessionRequest request, CancellationToken cancellationToken)
     {
@@ -129,6 +132,7 @@ internal sealed class Launcher(
 
         var now = timeProvider.GetUtcNow();
         var rows = LaunchRows.Create(plan, caller, key, now, promptOptions.Value.DefaultTtl);
+        PendingFill? filled;
         try
         {
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
@@ -149,6 +153,8 @@ internal sealed class Launcher(
             });
             await db.SaveChangesAsync(cancellationToken);
             await timeline.AppendAsync(db, Entries(rows, plan, now), cancellationToken);
+            // The machine's stream is here: the launch request is numbered for it now and goes out on commit.
+            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(plan.Machine.Id, plan.Machine.Name), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
@@ -163,7 +169,14 @@ internal sealed class Launcher(
 
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Launch(plan.Id.ToString("D")));
-        signals.Publish(BrokerSignals.MachineOutbound(plan.Machine.Id.ToString("D")));
+        if (liveStreams is null)
+        {
+            signals.Publish(BrokerSignals.MachineOutbound(plan.Machine.Id.ToString("D")));
+        }
+        else
+        {
+            liveStreams.AfterCommit(filled, plan.Machine.Id);
+        }
         if (rows.Prompt is not null)
         {
             signals.Publish(BrokerSignals.Prompt(rows.Prompt.Id.ToString("D")));

@@ -2,12 +2,14 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Relay.Broker.Access;
+using Relay.Broker.AgentLink;
 using Relay.Broker.Audit;
 using Relay.Broker.Persistence;
 using Relay.Broker.Policy;
 using Relay.Broker.Queries;
 using Relay.Broker.Queries.Selectors;
 using Relay.Broker.Queries.Sessions;
+using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
 using Relay.Broker.Validation;
 using Relay.Broker.Watch.Timeline;
@@ -32,7 +34,8 @@ internal sealed partial class PromptSender(
     BrokerSignals signals,
     IOptions<PromptOptions> options,
     TimeProvider timeProvider,
-    ILogger<PromptSender> logger)
+    ILogger<PromptSender> logger,
+    LiveStreamFill? liveStreams = null)
 {
     public async Task<Pb.SendPromptResponse> SendAsync(Caller caller, Pb.SendPromptRequest request, CancellationToken cancellationToken)
     {
@@ -49,9 +52,11 @@ internal sealed partial class PromptSender(
         }
 
         // Idempotency is per sender: the same key from the same token is the same prompt.
+        // Without a key there is nothing to retry: no earlier prompt can have this fresh one.
+        var retryable = key is not null;
         key ??= Guid.NewGuid().ToString("D");
         var promptId = ClientIds.ToGuid("prompt/" + caller.AuditActor, key);
-        var existing = await FindAsync(caller, key, cancellationToken);
+        var existing = retryable ? await FindAsync(caller, key, cancellationToken) : null;
         if (existing is null)
         {
             var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
@@ -164,6 +169,7 @@ internal sealed partial class PromptSender(
             InReplyTo = inReplyTo,
         };
 
+        PendingFill? filled;
         try
         {
             // A slot before the connection: waiting for the event-order lock is done here, holding nothing.
@@ -186,6 +192,8 @@ internal sealed partial class PromptSender(
             await db.SaveChangesAsync(cancellationToken);
             var message = PromptMapper.ToProto(prompt, session.Name, session.MachineId);
             await timeline.AppendAsync(db, [PromptEntries.Created(message, session.MachineId, now)], cancellationToken);
+            // The machine's stream is here: the prompt is numbered for it now (→ SENT) and goes out on commit.
+            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(session.MachineId, session.MachineName), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
@@ -203,9 +211,17 @@ internal sealed partial class PromptSender(
         }
 
         PromptLog.Queued(logger, promptId, session.Id, caller.DisplayName);
+        if (liveStreams is null)
+        {
+            signals.Publish(BrokerSignals.MachineOutbound(session.MachineId.ToString("D")));
+        }
+        else
+        {
+            liveStreams.AfterCommit(filled, session.MachineId);
+        }
+
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Prompt(promptId.ToString("D")));
-        signals.Publish(BrokerSignals.MachineOutbound(session.MachineId.ToString("D")));
         return (prompt, true);
     }
 }

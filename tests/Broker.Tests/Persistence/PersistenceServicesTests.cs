@@ -67,6 +67,21 @@ public sealed class PersistenceServicesTests(PostgresFixture postgres)
         effective.MaxAutoPrepare.Should().Be(expected);
     }
 
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(";No Reset On Close=false", false)]
+    [InlineData(";noresetonclose=true", true)]
+    public async Task ConnectionString_NoResetOnClose_DefaultsToTrueUnlessConfigured(string extra, bool expected)
+    {
+        using var timeout = TestTimeout.Start();
+        await using var database = await postgres.CreateDatabaseAsync(migrate: false, timeout.Token);
+        await using var host = BuildHost(new() { ["Database:ConnectionString"] = database.ConnectionString + extra });
+
+        var effective = new Npgsql.NpgsqlConnectionStringBuilder(host.Services.GetRequiredService<RelayDatabase>().ConnectionString);
+
+        effective.NoResetOnClose.Should().Be(expected);
+    }
+
     [Fact]
     public async Task StartAsync_NoConnectionString_RunsMigratedEmbeddedClusterAndStopsIt()
     {

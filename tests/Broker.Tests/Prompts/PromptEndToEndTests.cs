@@ -30,7 +30,7 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
         var answering = AnswerAsync(agent, claudeId, "All green.", timeout.Token);
 
         var response = await env.Operator.SendPromptAsync(
-            new SendPromptRequest { PromptId = promptId, Session = new SessionSelector { Lookup = session.SessionId[..8] }, Text = "Please run the tests", WaitUntil = PromptStatus.Replied },
+            new SendPromptRequest { PromptId = promptId, Session = new SessionSelector { Lookup = session.SessionId[..18] }, Text = "Please run the tests", WaitUntil = PromptStatus.Replied },
             SteeringEnv.Call(timeout.Token));
         var delivery = await answering;
         await watch.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.Reply), timeout.Token);
@@ -44,6 +44,40 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
         watch.Events[0].Kind.Should().Be(EventKind.PromptCreated);
         watch.Events.Where(e => e.Kind == EventKind.PromptUpdated).Select(e => e.Prompt.Status).Should().ContainInOrder(PromptStatus.Sent, PromptStatus.Delivered);
         watch.Events.Single(e => e.Kind == EventKind.Reply).Reply.InReplyTo.Should().Be(promptId);
+    }
+
+    [Fact]
+    public async Task SendPrompt_MachineStreamOnThisReplica_NumberedInTheSendersTransactionAndSentOnce()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4244), SessionStartSource.Startup));
+        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+
+        var first = await env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "first" }, SteeringEnv.Call(timeout.Token));
+        var second = await env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "second" }, SteeringEnv.Call(timeout.Token));
+        var deliveries = new List<BrokerMessage>
+        {
+            await agent.NextAsync(m => m.PromptDelivery?.PromptId == first.Prompt.PromptId, timeout.Token),
+            await agent.NextAsync(m => m.PromptDelivery?.PromptId == second.Prompt.PromptId, timeout.Token),
+        };
+        // A Stop hook stored after both: everything the broker queued for the stream before it has gone out by then.
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "Stop"));
+
+        first.Prompt.Status.Should().Be(PromptStatus.Sent, "the machine's stream is on this replica, so the prompt is numbered for it when stored");
+        first.Prompt.DeliveryAttempts.Should().Be(1);
+        second.Prompt.Status.Should().Be(PromptStatus.Sent);
+        deliveries[1].Seq.Should().Be(deliveries[0].Seq + 1, "prompts go out in the order they were stored");
+        agent.Received().Count(m => m.PromptDelivery is not null).Should().Be(2, "each prompt is sent once");
+        (await SteeringSeed.ScalarAsync(env.Database, """
+            SELECT count(DISTINCT xmin::text) FROM events
+            WHERE relay_session_id = $1 AND kind IN ('prompt_created', 'prompt_updated') AND payload->>'text' = 'first'
+            """, Guid.Parse(session.SessionId))).Should().Be(1, "created and sent are one transaction");
+        (await SteeringSeed.ScalarAsync(env.Database, "SELECT delivery_attempts FROM prompts WHERE id = $1", Guid.Parse(first.Prompt.PromptId))).Should().Be(1);
     }
 
     [Fact]

@@ -1,0 +1,50 @@
+using Relay.Broker.Delivery;
+using Relay.Broker.Persistence;
+using Relay.Broker.Sessions;
+using Relay.Broker.Signals;
+
+namespace Relay.Broker.AgentLink;
+
+/// <summary>
+/// Numbers work for a machine inside the transaction that queued it, when the machine's stream is on this replica: the
+/// stream then sends it as soon as the writer commits, instead of being signalled and running a fill transaction of its
+/// own (which waits for the same event-order lock). Otherwise, or when the stream no longer owns the machine, the
+/// writer's MachineOutbound signal leaves the work to whichever stream owns it, as before.
+/// </summary>
+internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFiller filler, BrokerSignals signals)
+{
+    /// <summary>
+    /// Inside the writer's transaction, after its work is saved and while it holds the event-order lock: numbers what is
+    /// queued for <paramref name="machine"/> if its stream is here. Pass the result to <see cref="AfterCommit"/>.
+    /// </summary>
+    public async Task<PendingFill?> FillAsync(RelayDbContext db, MachineIdentity machine, CancellationToken cancellationToken)
+    {
+        if (registry.Find(machine.Id) is not { } connection)
+        {
+            return null;
+        }
+
+        return new PendingFill(connection, machine, await filler.FillWithinAsync(db, machine, connection.Id, cancellationToken));
+    }
+
+    /// <summary>Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner.</summary>
+    public void AfterCommit(PendingFill? pending, Guid machineId)
+    {
+        if (pending is { Result.LastSeq: not null })
+        {
+            pending.Connection.Filled(filler.Filled(pending.Machine, pending.Result));
+        }
+        else
+        {
+            signals.Publish(BrokerSignals.MachineOutbound(machineId.ToString("D")));
+        }
+
+        foreach (var topic in pending?.Result.Topics ?? [])
+        {
+            signals.Publish(topic);
+        }
+    }
+}
+
+/// <summary>A fill done inside an uncommitted transaction, for <see cref="LiveStreamFill.AfterCommit"/>.</summary>
+internal sealed record PendingFill(AgentConnection Connection, MachineIdentity Machine, FillResult Result);
