@@ -59,6 +59,7 @@ internal sealed class ApprovalDecider(
         await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
+            db.Database.AutoSavepointsEnabled = false; // all or nothing: EF's savepoints would be two more round trips per save
             await TimelineWriter.LockAsync(db, cancellationToken);
             var row = await ApprovalReader.WithContext(db, db.Approvals.Where(a => a.Id == id)).FirstOrDefaultAsync(cancellationToken)
                 ?? throw AdminErrors.NotFound($"no approval has the id {id:D}.");

@@ -137,6 +137,7 @@ internal sealed class Launcher(
         {
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            db.Database.AutoSavepointsEnabled = false; // all or nothing: EF's savepoints would be two more round trips per save
             await TimelineWriter.LockAsync(db, cancellationToken);
             db.Sessions.Add(rows.Session);
             db.Launches.Add(rows.Launch);

@@ -176,7 +176,8 @@ internal sealed partial class PromptSender(
             using var slot = await gate.EnterAsync(cancellationToken);
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await TimelineWriter.LockAsync(db, cancellationToken);
+            // One transaction, no partial saves to roll back to: EF's savepoint around each SaveChanges is two round trips.
+            db.Database.AutoSavepointsEnabled = false;
             if (inReplyTo is { } thread && !await db.Prompts.AnyAsync(p => p.Id == thread, cancellationToken))
             {
                 throw AdminErrors.NotFound($"in_reply_to: no prompt has the id {thread:D}.");
@@ -190,8 +191,11 @@ internal sealed partial class PromptSender(
                 Details = new { PromptKey = key, TextChars = text.Length, ExpiresAt = prompt.ExpiresAt, WaitUntil = request.WaitUntil.ToString() },
             });
             await db.SaveChangesAsync(cancellationToken);
+
+            // The event-order lock only now, with the entry: so far this transaction wrote new rows (and took key-share
+            // locks for their foreign keys), which no holder of the lock can be waiting for (see TimelineWriter).
             var message = PromptMapper.ToProto(prompt, session.Name, session.MachineId);
-            await timeline.AppendAsync(db, [PromptEntries.Created(message, session.MachineId, now)], cancellationToken);
+            await timeline.LockAndAppendAsync(db, [PromptEntries.Created(message, session.MachineId, now)], cancellationToken);
             // The machine's stream is here: the prompt is numbered for it now (→ SENT) and goes out on commit.
             filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(session.MachineId, session.MachineName), cancellationToken);
             await transaction.CommitAsync(cancellationToken);

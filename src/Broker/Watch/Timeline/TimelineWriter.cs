@@ -13,7 +13,10 @@ namespace Relay.Broker.Watch.Timeline;
 /// <remarks>
 /// Callers take <see cref="LockAsync"/> first thing in the transaction, not just before the insert: the agent ingest
 /// takes the same event-order lock and then touches prompts, approvals and sessions, so taking it late, after our own
-/// row locks, could deadlock with it. Our transactions are short and human-driven, so holding it throughout is cheap.
+/// row locks, could deadlock with it. The exception is a writer that, before the lock, only inserts new rows: nobody
+/// can wait for a row nobody else sees, and the key-share locks its foreign keys take conflict only with deletes and
+/// key updates, which no holder of the lock does. SendPrompt is such a writer (<see cref="LockAndAppendAsync"/>), and
+/// it matters there: every transaction holding the lock makes the others wait, and prompts come in bursts.
 /// </remarks>
 internal sealed class TimelineWriter(TimeProvider timeProvider)
 {
@@ -37,14 +40,32 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
     }
 
     /// <summary>Appends the entries; returns their positions (an entry already stored under its id is skipped).</summary>
-    public async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken)
+    public Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken) =>
+        AppendAsync(db, entries, lockFirst: false, cancellationToken);
+
+    /// <summary>
+    /// Takes the event-order lock and appends the entries in one round trip: for a writer whose rows cannot be waited
+    /// for by a holder of the lock (new rows only), so that it holds the lock for as short a time as possible.
+    /// </summary>
+    public Task<List<long>> LockAndAppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken) =>
+        AppendAsync(db, entries, lockFirst: true, cancellationToken);
+
+    private async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, bool lockFirst, CancellationToken cancellationToken)
     {
         var (connection, transaction) = Current(db);
         var now = timeProvider.GetUtcNow().ToUniversalTime();
-        var positions = new List<long>(entries.Count);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (lockFirst)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
+            {
+                Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
+            });
+        }
+
         foreach (var entry in entries)
         {
-            await using var command = new NpgsqlCommand(Insert, connection, transaction)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Insert)
             {
                 Parameters =
                 {
@@ -56,12 +77,30 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
                     new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
                     new NpgsqlParameter<string> { TypedValue = entry.Payload },
                 },
-            };
-            if (await command.ExecuteScalarAsync(cancellationToken) is long id)
+            });
+        }
+
+        var positions = new List<long>(entries.Count);
+        if (batch.BatchCommands.Count == 0)
+        {
+            return positions;
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (lockFirst)
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+
+        // One result per entry: its id, or no row when the entry was stored before.
+        do
+        {
+            if (await reader.ReadAsync(cancellationToken))
             {
-                positions.Add(id);
+                positions.Add(reader.GetInt64(0));
             }
         }
+        while (await reader.NextResultAsync(cancellationToken));
 
         return positions;
     }
