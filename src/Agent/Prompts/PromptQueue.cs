@@ -14,13 +14,13 @@ namespace Relay.Agent.Prompts;
 /// session's next suitable hook. Receipts (DELIVERED, SEEN, EXPIRED, FAILED) go to the spool; a hook delivery counts
 /// only once its answer was written (<see cref="CommitHookAsync"/>).
 /// </summary>
-internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
+internal sealed partial class PromptQueue : IQueuedPromptCounter
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, QueuedPrompt> _prompts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _finished = new(StringComparer.Ordinal);
     private readonly Queue<string> _finishedOrder = new();
-    private readonly SemaphoreSlim _enqueueGate = new(1, 1);
+    private readonly HashSet<string> _adding = new(StringComparer.Ordinal);
     private readonly PromptStore _store;
     private readonly SessionTracker _tracker;
     private readonly ChannelRegistry _channels;
@@ -100,18 +100,19 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
     public async ValueTask<bool> EnqueueAsync(PromptDelivery delivery, string launchId, bool local, CancellationToken cancellationToken)
     {
         EnsureLoaded();
-        await _enqueueGate.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            // An id being written counts as known: two copies in flight are stored once. Several different prompts may be
+            // written at once, and share the journal's fsync.
+            if (_prompts.ContainsKey(delivery.PromptId) || _finished.Contains(delivery.PromptId) || !_adding.Add(delivery.PromptId))
+            {
+                return false;
+            }
+        }
+
+        var prompt = new QueuedPrompt { Delivery = delivery, LaunchId = launchId, Local = local, ReceivedAt = _time.GetUtcNow() };
         try
         {
-            lock (_lock)
-            {
-                if (_prompts.ContainsKey(delivery.PromptId) || _finished.Contains(delivery.PromptId))
-                {
-                    return false;
-                }
-            }
-
-            var prompt = new QueuedPrompt { Delivery = delivery, LaunchId = launchId, Local = local, ReceivedAt = _time.GetUtcNow() };
             await _store.AddAsync(prompt, cancellationToken);
             lock (_lock)
             {
@@ -120,7 +121,10 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
         }
         finally
         {
-            _enqueueGate.Release();
+            lock (_lock)
+            {
+                _adding.Remove(prompt.Id);
+            }
         }
 
         PromptLog.Queued(_logger, delivery.PromptId, delivery.SessionId, launchId);
@@ -278,8 +282,6 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
 
     private static bool IsFor(QueuedPrompt prompt, SessionView session) =>
         session.IsAddressedBy(prompt.Delivery.SessionId, prompt.Delivery.ClaudeSessionId, prompt.LaunchId);
-
-    public void Dispose() => _enqueueGate.Dispose();
 
     private void Finish(QueuedPrompt prompt)
     {
