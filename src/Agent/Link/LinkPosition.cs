@@ -13,6 +13,8 @@ internal sealed record LinkPosition
 {
     public const string FileName = "link-position.json";
 
+    private const int Sector = 512;
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     [JsonPropertyName("broker_epoch")]
@@ -36,10 +38,34 @@ internal sealed record LinkPosition
         }
     }
 
+    /// <summary>
+    /// Makes the position durable (it is saved before every Ack). Usually an overwrite in place: the JSON, padded with
+    /// spaces to one 512-byte sector, written at offset 0 of the existing file of that size and fsynced (one fsync; no
+    /// new file, rename or fsync of the directory). A single-sector write is not torn by a crash, which is what
+    /// PostgreSQL relies on for pg_control; should it be anyway, the file reads as position 0, which is always safe
+    /// (see <see cref="Load"/>). Anything else (the first save, a file of another size, a position longer than a
+    /// sector) replaces the file atomically: temporary file, fsync, rename, fsync of the directory.
+    /// </summary>
     public void Save(string directory)
     {
-        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var path = Path.Combine(directory, FileName);
+        var bytes = Padded(JsonSerializer.SerializeToUtf8Bytes(this, Json));
+        try
+        {
+            using var existing = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, BufferSize = 0 });
+            if (bytes.Length == Sector && existing.Length == Sector)
+            {
+                existing.Write(bytes);
+                existing.Flush(flushToDisk: true);
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The first save: created below.
+        }
+
+        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var temporary = path + ".tmp";
         using (var stream = new FileStream(temporary, new FileStreamOptions
         {
@@ -48,11 +74,20 @@ internal sealed record LinkPosition
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         }))
         {
-            JsonSerializer.Serialize(stream, this, Json);
+            stream.Write(bytes);
             stream.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, path, overwrite: true);
         DirectorySync.Flush(directory);
+    }
+
+    private static byte[] Padded(byte[] json)
+    {
+        var padded = new byte[((json.Length + 1 + Sector - 1) / Sector) * Sector];
+        json.CopyTo(padded, 0);
+        padded.AsSpan(json.Length, padded.Length - json.Length - 1).Fill((byte)' ');
+        padded[^1] = (byte)'\n';
+        return padded;
     }
 }

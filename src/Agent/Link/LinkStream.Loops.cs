@@ -2,6 +2,8 @@ using Google.Protobuf.WellKnownTypes;
 using Relay.Grpc;
 using Relay.Protocol.V1;
 
+using BrokerMessageBodyCase = Relay.Protocol.V1.BrokerMessage.BodyOneofCase;
+
 namespace Relay.Agent.Link;
 
 internal sealed partial class LinkStream
@@ -124,12 +126,15 @@ internal sealed partial class LinkStream
 
     /// <summary>
     /// Inbound sequenced messages → the local side, in order; then the position is made durable and one cumulative Ack
-    /// covers everything taken from the queue at once (retransmissions at or below the position included).
+    /// covers everything taken from the queue at once (retransmissions at or below the position included). Consecutive
+    /// prompt deliveries are handed over together and waited for together, so their journal lines share one fsync (and
+    /// the last of a burst does not wait for one fsync per prompt before it); anything else waits for them first.
     /// </summary>
     private async Task ProcessAsync()
     {
         var reader = _inbound.Reader;
         var token = _stop.Token;
+        var prompts = new List<(ulong Seq, BrokerMessageBodyCase Body, Task Handling)>();
         try
         {
             while (await reader.WaitToReadAsync(token))
@@ -139,29 +144,44 @@ internal sealed partial class LinkStream
                 while (reader.TryRead(out var message))
                 {
                     take = true;
-                    if (message.Seq <= position)
+                    if (message.Seq <= position || (prompts.Count > 0 && message.Seq <= prompts[^1].Seq))
                     {
                         continue;
                     }
 
+                    if (message.BodyCase == BrokerMessage.BodyOneofCase.PromptDelivery)
+                    {
+                        prompts.Add((message.Seq, message.BodyCase, _link.Inbound.HandleSequencedAsync(message, token).AsTask()));
+                        continue;
+                    }
+
+                    if (await SettleAsync(prompts, position, token) is not { } settled)
+                    {
+                        return;
+                    }
+
+                    position = settled;
                     try
                     {
                         await _link.Inbound.HandleSequencedAsync(message, token);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
-                        BrokerLinkLog.InboundFailed(Logger, ex, message.Seq, message.BodyCase);
-                        await AckAsync(position, token);
-                        End($"the agent could not handle broker message seq {message.Seq}");
+                        await FailAsync(ex, message.Seq, message.BodyCase, position, token);
                         return;
                     }
 
                     position = message.Seq;
                 }
 
+                if (await SettleAsync(prompts, position, token) is not { } last)
+                {
+                    return;
+                }
+
                 if (take)
                 {
-                    await AckAsync(position, token);
+                    await AckAsync(last, token);
                 }
             }
         }
@@ -169,6 +189,44 @@ internal sealed partial class LinkStream
         {
             Classify(ex);
         }
+    }
+
+    /// <summary>
+    /// Waits for the prompt deliveries handed over, in order; returns the position they take the stream to, or null
+    /// when one failed (then everything before it is acked and the stream ends).
+    /// </summary>
+    private async Task<ulong?> SettleAsync(List<(ulong Seq, BrokerMessageBodyCase Body, Task Handling)> started, ulong position, CancellationToken token)
+    {
+        try
+        {
+            foreach (var (seq, body, handling) in started)
+            {
+                try
+                {
+                    await handling;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    await FailAsync(ex, seq, body, position, token);
+                    return null;
+                }
+
+                position = seq;
+            }
+
+            return position;
+        }
+        finally
+        {
+            started.Clear();
+        }
+    }
+
+    private async Task FailAsync(Exception ex, ulong seq, BrokerMessageBodyCase body, ulong position, CancellationToken token)
+    {
+        BrokerLinkLog.InboundFailed(Logger, ex, seq, body);
+        await AckAsync(position, token);
+        End($"the agent could not handle broker message seq {seq}");
     }
 
     /// <summary>Makes <paramref name="position"/> durable, then acks it.</summary>

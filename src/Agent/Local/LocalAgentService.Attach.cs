@@ -7,6 +7,9 @@ namespace Relay.Agent.Local;
 
 internal sealed partial class LocalAgentService
 {
+    /// <summary>Prompt acks whose receipt and journal line are still being written, per channel, before its reader waits.</summary>
+    private const int MaxDeliveriesInFlight = 64;
+
     /// <summary>
     /// A relay-channel's stream for its whole life (see local_agent.proto). One reader (this loop) and one writer
     /// (the connection's pump behind its bounded queue); session tool calls run beside the reader, a bounded number at
@@ -49,12 +52,13 @@ internal sealed partial class LocalAgentService
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, connection.Closing);
         using var toolSlots = new SemaphoreSlim(Options.MaxConcurrentToolCalls);
         var toolCalls = new List<Task>();
+        var deliveries = new List<Task>();
         try
         {
             while (await requestStream.MoveNext(reading.Token))
             {
                 tracker.Touch(session.Id);
-                await HandleAsync(connection, requestStream.Current, toolSlots, toolCalls, reading.Token);
+                await HandleAsync(connection, requestStream.Current, toolSlots, toolCalls, deliveries, reading.Token);
             }
         }
         catch (OperationCanceledException) when (reading.IsCancellationRequested)
@@ -67,7 +71,7 @@ internal sealed partial class LocalAgentService
         }
         finally
         {
-            await DetachAsync(connection, session, reason, toolCalls, pump);
+            await DetachAsync(connection, session, reason, [.. toolCalls, .. deliveries], pump);
         }
     }
 
@@ -109,7 +113,8 @@ internal sealed partial class LocalAgentService
         return hello;
     }
 
-    private async ValueTask HandleAsync(ChannelConnection connection, ChannelMessage message, SemaphoreSlim toolSlots, List<Task> toolCalls, CancellationToken cancellationToken)
+    private async ValueTask HandleAsync(
+        ChannelConnection connection, ChannelMessage message, SemaphoreSlim toolSlots, List<Task> toolCalls, List<Task> deliveries, CancellationToken cancellationToken)
     {
         switch (message.BodyCase)
         {
@@ -118,7 +123,15 @@ internal sealed partial class LocalAgentService
                 Log.McpInitialized(logger, connection.Id, message.McpInitialized.ClientName, message.McpInitialized.ClientVersion, message.McpInitialized.ProtocolVersion);
                 break;
             case ChannelMessage.BodyOneofCase.PromptAck:
-                await prompts.AcknowledgeAsync(connection, message.PromptAck, cancellationToken);
+                // Not waited for here (see PromptQueue.AcknowledgeAsync); the stream's end waits for it. Bound: a
+                // channel acking faster than the disk keeps up is read no faster than its oldest delivery is recorded.
+                deliveries.RemoveAll(t => t.IsCompleted);
+                deliveries.Add(RecordDeliveryAsync(connection, prompts.AcknowledgeAsync(connection, message.PromptAck, CancellationToken.None)));
+                if (deliveries.Count > MaxDeliveriesInFlight)
+                {
+                    await deliveries[0].WaitAsync(cancellationToken);
+                }
+
                 break;
             case ChannelMessage.BodyOneofCase.Reply:
                 await AcceptReplyAsync(connection, message.Reply, cancellationToken);
@@ -139,6 +152,21 @@ internal sealed partial class LocalAgentService
                     Notice = new Notice { Code = ErrorCode.Protocol, Message = $"Unexpected {message.BodyCase} on an attached stream; it was ignored." },
                 });
                 break;
+        }
+    }
+
+    /// <summary>Waits for a delivery's receipt and journal line; when they cannot be written the stream ends, as it did
+    /// when the reader waited for them itself.</summary>
+    private async Task RecordDeliveryAsync(ChannelConnection connection, Task delivery)
+    {
+        try
+        {
+            await delivery;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            Log.DeliveryNotRecorded(logger, ex, connection.Id);
+            connection.Close(null, "the agent could not record a delivery: " + ex.Message);
         }
     }
 
@@ -166,7 +194,7 @@ internal sealed partial class LocalAgentService
 
         var duplicate = await replies.AcceptOnceAsync(reply.ReplyId, async token =>
         {
-            await prompts.ObserveReplyAsync(session, reply.InReplyTo, token);
+            await prompts.ObserveReplyAsync(reply.InReplyTo, token);
             await spool.AppendAsync(new AgentMessage
             {
                 Reply = new SessionReply
@@ -222,7 +250,7 @@ internal sealed partial class LocalAgentService
         }, CancellationToken.None));
     }
 
-    private async Task DetachAsync(ChannelConnection connection, SessionView session, string reason, List<Task> toolCalls, Task pump)
+    private async Task DetachAsync(ChannelConnection connection, SessionView session, string reason, List<Task> inFlight, Task pump)
     {
         if (channels.Detach(connection))
         {
@@ -233,7 +261,7 @@ internal sealed partial class LocalAgentService
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await Task.WhenAll(toolCalls).WaitAsync(bound.Token);
+            await Task.WhenAll(inFlight).WaitAsync(bound.Token);
             connection.Complete();
             await spool.AppendAsync(new AgentMessage
             {
@@ -273,5 +301,8 @@ internal sealed partial class LocalAgentService
 
         [LoggerMessage(EventId = 4603, Level = LogLevel.Warning, Message = "Channel {ChannelId}: its detach took too long to record; the next snapshot corrects the broker's view.")]
         public static partial void DetachSlow(ILogger logger, string channelId);
+
+        [LoggerMessage(EventId = 4604, Level = LogLevel.Error, Message = "Channel {ChannelId}: a prompt's delivery could not be recorded; the stream is closed.")]
+        public static partial void DeliveryNotRecorded(ILogger logger, Exception exception, string channelId);
     }
 }

@@ -147,8 +147,12 @@ internal sealed partial class PromptQueue
         }
     }
 
-    /// <summary>A reply naming a prompt is evidence that Claude saw it (the broker derives REPLIED from the reply itself).</summary>
-    public async ValueTask ObserveReplyAsync(SessionView session, string inReplyTo, CancellationToken cancellationToken)
+    /// <summary>
+    /// A reply naming a prompt is evidence that Claude saw it: the prompt leaves the queue. No SEEN receipt: the reply,
+    /// spooled right behind this, says more (the broker sets the prompt REPLIED, and seen and delivered when they are
+    /// not yet). The journal gets a "done" line only when the prompt was not delivered yet (a delivered one has it).
+    /// </summary>
+    public async ValueTask ObserveReplyAsync(string inReplyTo, CancellationToken cancellationToken)
     {
         if (inReplyTo.Length == 0)
         {
@@ -156,6 +160,7 @@ internal sealed partial class PromptQueue
         }
 
         QueuedPrompt? prompt;
+        bool wasPending;
         lock (_lock)
         {
             if (!_prompts.TryGetValue(inReplyTo, out prompt) || prompt.State == PromptState.Finished || prompt.ReservedUntil > _time.GetUtcNow())
@@ -163,11 +168,14 @@ internal sealed partial class PromptQueue
                 return;
             }
 
+            wasPending = prompt.State == PromptState.Pending;
             Finish(prompt);
         }
 
-        await ReceiptAsync(prompt, PromptStatus.Seen, DeliveryPath.Unspecified, string.Empty, session.Evidence(), string.Empty, cancellationToken);
-        await _store.FinishAsync(prompt.Id, cancellationToken);
+        if (wasPending)
+        {
+            await _store.FinishAsync(prompt.Id, cancellationToken);
+        }
     }
 
     private bool MayUseHook(QueuedPrompt prompt, SessionView session, DateTimeOffset now)

@@ -14,13 +14,13 @@ namespace Relay.Agent.Prompts;
 /// session's next suitable hook. Receipts (DELIVERED, SEEN, EXPIRED, FAILED) go to the spool; a hook delivery counts
 /// only once its answer was written (<see cref="CommitHookAsync"/>).
 /// </summary>
-internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
+internal sealed partial class PromptQueue : IQueuedPromptCounter
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, QueuedPrompt> _prompts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _finished = new(StringComparer.Ordinal);
     private readonly Queue<string> _finishedOrder = new();
-    private readonly SemaphoreSlim _enqueueGate = new(1, 1);
+    private readonly HashSet<string> _adding = new(StringComparer.Ordinal);
     private readonly PromptStore _store;
     private readonly SessionTracker _tracker;
     private readonly ChannelRegistry _channels;
@@ -100,18 +100,19 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
     public async ValueTask<bool> EnqueueAsync(PromptDelivery delivery, string launchId, bool local, CancellationToken cancellationToken)
     {
         EnsureLoaded();
-        await _enqueueGate.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            // An id being written counts as known: two copies in flight are stored once. Several different prompts may be
+            // written at once, and share the journal's fsync.
+            if (_prompts.ContainsKey(delivery.PromptId) || _finished.Contains(delivery.PromptId) || !_adding.Add(delivery.PromptId))
+            {
+                return false;
+            }
+        }
+
+        var prompt = new QueuedPrompt { Delivery = delivery, LaunchId = launchId, Local = local, ReceivedAt = _time.GetUtcNow() };
         try
         {
-            lock (_lock)
-            {
-                if (_prompts.ContainsKey(delivery.PromptId) || _finished.Contains(delivery.PromptId))
-                {
-                    return false;
-                }
-            }
-
-            var prompt = new QueuedPrompt { Delivery = delivery, LaunchId = launchId, Local = local, ReceivedAt = _time.GetUtcNow() };
             await _store.AddAsync(prompt, cancellationToken);
             lock (_lock)
             {
@@ -120,7 +121,10 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
         }
         finally
         {
-            _enqueueGate.Release();
+            lock (_lock)
+            {
+                _adding.Remove(prompt.Id);
+            }
         }
 
         PromptLog.Queued(_logger, delivery.PromptId, delivery.SessionId, launchId);
@@ -156,8 +160,13 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
         }
     }
 
-    /// <summary>The channel wrote the prompt to Claude: DELIVERED via CHANNEL (a repeat of a delivered prompt changes nothing).</summary>
-    public async ValueTask AcknowledgeAsync(ChannelConnection channel, PromptAck ack, CancellationToken cancellationToken)
+    /// <summary>
+    /// The channel wrote the prompt to Claude: DELIVERED via CHANNEL (a repeat of a delivered prompt changes nothing).
+    /// Before this returns, the prompt is marked delivered and its receipt is queued for the spool; the task returned
+    /// completes once the receipt and then the journal's "done" line are on disk. The channel's reader need not wait
+    /// for it: a reply right behind the ack joins the receipt's group commit instead of waiting for two fsyncs.
+    /// </summary>
+    public Task AcknowledgeAsync(ChannelConnection channel, PromptAck ack, CancellationToken cancellationToken)
     {
         EnsureLoaded();
         QueuedPrompt? prompt;
@@ -167,7 +176,7 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
         {
             if (!_prompts.TryGetValue(ack.PromptId, out prompt) || prompt.State != PromptState.Pending)
             {
-                return;
+                return Task.CompletedTask;
             }
 
             session = _tracker.Get(channel.SessionId);
@@ -176,9 +185,16 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
             prompt.DeliveredAt = ack.WrittenAt?.ToDateTimeOffset() ?? now;
         }
 
-        await ReceiptAsync(prompt, PromptStatus.Delivered, DeliveryPath.Channel, string.Empty, session?.Evidence(), string.Empty, cancellationToken);
-        await _store.FinishAsync(prompt.Id, cancellationToken);
-        PromptLog.Delivered(_logger, prompt.Id, "channel", string.Empty);
+        // Called before anything is awaited: the spool takes the receipt into its queue now, in the channel's order.
+        var receipt = ReceiptAsync(prompt, PromptStatus.Delivered, DeliveryPath.Channel, string.Empty, session?.Evidence(), string.Empty, cancellationToken);
+        return FinishDeliveryAsync(receipt, prompt.Id, cancellationToken);
+    }
+
+    private async Task FinishDeliveryAsync(ValueTask receipt, string promptId, CancellationToken cancellationToken)
+    {
+        await receipt;
+        await _store.FinishAsync(promptId, cancellationToken);
+        PromptLog.Delivered(_logger, promptId, "channel", string.Empty);
     }
 
     /// <summary>Expires what passed its expiry time; forgets delivered prompts nobody reported seen within a day.</summary>
@@ -266,8 +282,6 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter, IDisposable
 
     private static bool IsFor(QueuedPrompt prompt, SessionView session) =>
         session.IsAddressedBy(prompt.Delivery.SessionId, prompt.Delivery.ClaudeSessionId, prompt.LaunchId);
-
-    public void Dispose() => _enqueueGate.Dispose();
 
     private void Finish(QueuedPrompt prompt)
     {

@@ -29,7 +29,8 @@ internal static partial class McpLog
         Message = "Tool {Tool} answered Claude with an error: {Message}")]
     public static partial void ToolFailed(ILogger logger, string tool, string message);
 
-    [LoggerMessage(EventId = 111, EventName = "ReplyAccepted", Level = LogLevel.Information,
+    // Debug: one line per reply, on the hot path (the broker stores every reply).
+    [LoggerMessage(EventId = 111, EventName = "ReplyAccepted", Level = LogLevel.Debug,
         Message = "Reply {ReplyId} (to prompt '{PromptId}') is in the agent's spool (duplicate: {Duplicate})")]
     public static partial void ReplyAccepted(ILogger logger, string replyId, string promptId, bool duplicate);
 

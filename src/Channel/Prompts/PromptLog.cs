@@ -3,9 +3,10 @@ using Relay.Protocol.V1;
 namespace Relay.Channel.Prompts;
 
 // EventIds 200-219: prompts and events pushed to Claude.
+// Per-prompt lines are Debug: they sit on the prompt's hot path, and the broker records every delivery anyway.
 internal static partial class PromptLog
 {
-    [LoggerMessage(EventId = 200, EventName = "PromptPushed", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 200, EventName = "PromptPushed", Level = LogLevel.Debug,
         Message = "Pushed prompt {PromptId} from {Sender} ({Length} characters) to Claude")]
     public static partial void Pushed(ILogger logger, string promptId, string sender, int length);
 
@@ -21,7 +22,7 @@ internal static partial class PromptLog
         Message = "Dropped channel meta key '{Key}': Claude Code accepts only letters, digits and underscores")]
     public static partial void MetaKeyDropped(ILogger logger, string key);
 
-    [LoggerMessage(EventId = 204, EventName = "MessageStatusPushed", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 204, EventName = "MessageStatusPushed", Level = LogLevel.Debug,
         Message = "Told Claude that message {MessageId} is {Status}")]
     public static partial void StatusPushed(ILogger logger, string messageId, PromptStatus status);
 }

@@ -70,6 +70,78 @@ public sealed class AttachTests
     }
 
     [Fact]
+    public async Task Reply_RightBehindTheAck_SpoolsDeliveredThenTheReplyAndNoSeenReceipt()
+    {
+        using var timeout = TestTimeout.Start();
+        var ct = timeout.Token;
+        await using var agent = await LocalAgentHarness.StartAsync();
+        var claude = NewClaudeId();
+        using var channel = await agent.AttachAsync(Hello(1006, claude), ct);
+        var prompt = Prompt(claudeSessionId: claude);
+        await agent.InboundAsync(new BrokerMessage { Seq = 1, PromptDelivery = prompt }, ct);
+        await channel.ReadUntilAsync(m => m.Prompt is not null, ct);
+
+        // What Claude does: the reply tool is called as soon as the event is there, so the reply follows the ack at once.
+        await channel.SendAsync(Ack(prompt.PromptId), ct);
+        await channel.SendAsync(new ChannelMessage { Reply = new ChannelReply { ReplyId = "reply-7", Text = "Done.", InReplyTo = prompt.PromptId } }, ct);
+        (await channel.ReadUntilAsync(m => m.ReplyAccepted is not null, ct)).ReplyAccepted.ReplyId.Should().Be("reply-7");
+
+        // The reply says the prompt was seen (the broker sets it REPLIED): a SEEN receipt would only cost a record.
+        agent.Spool.Messages.Where(m => m.PromptReceipt is not null || m.Reply is not null)
+            .Select(m => m.PromptReceipt is { } r ? $"receipt {r.Status}" : "reply")
+            .Should().Equal("receipt Delivered", "reply");
+        agent.Get<PromptQueue>().PendingCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Reply_ToDeliveredPrompt_AfterRestartThePromptIsNotOfferedAgain()
+    {
+        using var timeout = TestTimeout.Start();
+        var ct = timeout.Token;
+        using var directory = new Relay.Broker.Tests.Infrastructure.TempDirectory("rla-");
+        Directory.CreateDirectory(directory.Path);
+        var claude = NewClaudeId();
+        var prompt = Prompt(claudeSessionId: claude);
+        await using (var agent = await LocalAgentHarness.StartAsync(o => o.Directory = directory.Path))
+        {
+            using var channel = await agent.AttachAsync(Hello(1007, claude), ct);
+            await agent.InboundAsync(new BrokerMessage { Seq = 1, PromptDelivery = prompt }, ct);
+            await channel.ReadUntilAsync(m => m.Prompt is not null, ct);
+            await channel.SendAsync(Ack(prompt.PromptId), ct);
+            await channel.SendAsync(new ChannelMessage { Reply = new ChannelReply { ReplyId = "reply-8", Text = "ok", InReplyTo = prompt.PromptId } }, ct);
+            await channel.ReadUntilAsync(m => m.ReplyAccepted is not null, ct);
+        }
+
+        // The delivery's "done" line was written beside the reader, and the stream's end waited for it.
+        await using var restarted = await LocalAgentHarness.StartAsync(o => o.Directory = directory.Path);
+        using var again = await restarted.AttachAsync(Hello(1007, claude, reattach: true), ct);
+        restarted.Get<PromptQueue>().PendingCount.Should().Be(0);
+        (await restarted.Get<PromptQueue>().EnqueueAsync(prompt, string.Empty, local: false, ct)).Should().BeFalse("a finished prompt's id is remembered");
+    }
+
+    [Fact]
+    public async Task Enqueue_SamePromptConcurrently_IsQueuedAndWrittenToTheChannelOnce()
+    {
+        using var timeout = TestTimeout.Start();
+        var ct = timeout.Token;
+        await using var agent = await LocalAgentHarness.StartAsync();
+        var claude = NewClaudeId();
+        using var channel = await agent.AttachAsync(Hello(1008, claude), ct);
+        var prompt = Prompt(claudeSessionId: claude);
+        var queue = agent.Get<PromptQueue>();
+
+        var added = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await queue.EnqueueAsync(prompt, string.Empty, local: false, ct))));
+
+        added.Count(a => a).Should().Be(1);
+        (await channel.ReadUntilAsync(m => m.Prompt is not null, ct)).Prompt.PromptId.Should().Be(prompt.PromptId);
+        queue.PendingCount.Should().Be(1);
+        await channel.SendAsync(Ack(prompt.PromptId), ct);
+        await agent.Spool.WaitForAsync(m => m.PromptReceipt?.PromptId == prompt.PromptId, ct);
+        await RoundTripAsync(channel, ct);
+        agent.Spool.Messages.Count(m => m.PromptReceipt is not null).Should().Be(1);
+    }
+
+    [Fact]
     public async Task Attach_SecondAttachForSameProcess_ReplacesFirstWithConnectionReplaced()
     {
         using var timeout = TestTimeout.Start();
