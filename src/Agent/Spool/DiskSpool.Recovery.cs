@@ -14,6 +14,11 @@ internal sealed partial class DiskSpool
     {
         System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.Delete(Path.Combine(Directory, SpoolMeta.FileName + ".tmp"));
+        foreach (var spare in System.IO.Directory.GetFiles(Directory, "*" + SpoolSegment.SpareExtension))
+        {
+            File.Delete(spare);
+        }
+
         var meta = SpoolMeta.Load(Directory);
         var files = System.IO.Directory.GetFiles(Directory, "*" + SpoolSegment.Extension);
         Array.Sort(files, StringComparer.Ordinal);

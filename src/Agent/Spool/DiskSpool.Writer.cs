@@ -286,9 +286,36 @@ internal sealed partial class DiskSpool
         return created;
     }
 
+    /// <summary>Starts the next segment: the spare when it is ready (a rename), else a new file made here.</summary>
     private SpoolSegment NewActiveSegment(ulong firstSeq)
     {
-        var segment = SpoolSegment.Create(Directory, firstSeq, Epoch, _options.SegmentBytes);
+        SpoolSegment segment;
+        if (_spare is { IsCompletedSuccessfully: true } ready)
+        {
+            _spare = null;
+#pragma warning disable VSTHRD002 // It has completed: nothing is waited on.
+            segment = ready.Result;
+#pragma warning restore VSTHRD002
+            try
+            {
+                segment.Publish(Directory, firstSeq);
+            }
+            catch
+            {
+                segment.Delete();
+                throw;
+            }
+        }
+        else
+        {
+            segment = SpoolSegment.Create(Directory, firstSeq, Epoch, _options.SegmentBytes);
+        }
+
+        if (_spare is null || _spare.IsFaulted)
+        {
+            PrepareSpare();
+        }
+
         lock (_lock)
         {
             segment.Busy = true;
@@ -297,6 +324,17 @@ internal sealed partial class DiskSpool
         }
 
         return segment;
+    }
+
+    /// <summary>Prepares the next segment in the background (the writer's, or the constructor's before the writer runs).</summary>
+    private void PrepareSpare()
+    {
+        if (_spare is { IsFaulted: true } failed)
+        {
+            SpoolLog.SpareFailed(_logger, failed.Exception.GetBaseException());
+        }
+
+        _spare = Task.Run(() => SpoolSegment.CreateSpare(Directory, Epoch, _options.SegmentBytes));
     }
 
     /// <summary>What one group commit writes.</summary>

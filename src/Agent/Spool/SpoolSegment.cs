@@ -20,6 +20,9 @@ namespace Relay.Agent.Spool;
 internal sealed class SpoolSegment : IDisposable
 {
     public const string Extension = ".seg";
+
+    /// <summary>A segment prepared ahead (header and zeros, fsynced) that has no records and no name yet.</summary>
+    public const string SpareExtension = ".spare";
     public const int RecordHeaderBytes = 8;
     public const int BodyPrefixBytes = 8;
 
@@ -43,9 +46,9 @@ internal sealed class SpoolSegment : IDisposable
         HeaderLength = headerLength;
     }
 
-    public string FilePath { get; }
+    public string FilePath { get; private set; }
 
-    public ulong FirstSeq { get; }
+    public ulong FirstSeq { get; private set; }
 
     /// <summary>Bytes of the file that hold the header and whole, durable records.</summary>
     public long Length { get; private set; }
@@ -66,7 +69,44 @@ internal sealed class SpoolSegment : IDisposable
     /// </summary>
     public static SpoolSegment Create(string directory, ulong firstSeq, string epoch, long preallocateBytes)
     {
+        var segment = CreateFile(Path.Combine(directory, NameFor(firstSeq)), firstSeq, epoch, preallocateBytes);
+        try
+        {
+            DirectorySync.Flush(directory);
+            return segment;
+        }
+        catch
+        {
+            segment.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Prepares a spare segment (header and preallocated zeros, fsynced) under a name recovery deletes; <see cref="Publish"/>
+    /// gives it its first seq. The zero-fill (tens of ms, more on a busy disk) is then not paid by the hook that fills a segment.
+    /// </summary>
+    public static SpoolSegment CreateSpare(string directory, string epoch, long preallocateBytes)
+    {
+        var path = Path.Combine(directory, "next" + SpareExtension);
+        File.Delete(path);
+        return CreateFile(path, 0, epoch, preallocateBytes);
+    }
+
+    /// <summary>Renames a spare to the segment whose first record will have <paramref name="firstSeq"/>; durable on return.</summary>
+    public void Publish(string directory, ulong firstSeq)
+    {
         var path = Path.Combine(directory, NameFor(firstSeq));
+        File.Move(FilePath, path, overwrite: false);
+        FilePath = path;
+        FirstSeq = firstSeq;
+
+        // Before any record is appended: a record acknowledged in a file still named a spare would be deleted by recovery.
+        DirectorySync.Flush(directory);
+    }
+
+    private static SpoolSegment CreateFile(string path, ulong firstSeq, string epoch, long preallocateBytes)
+    {
         var file = new FileStream(path, new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
@@ -86,7 +126,6 @@ internal sealed class SpoolSegment : IDisposable
             var segment = new SpoolSegment(path, firstSeq, file, header.Length, header.Length);
             segment.Preallocate(preallocateBytes);
             file.Flush(flushToDisk: true);
-            DirectorySync.Flush(directory);
             return segment;
         }
         catch

@@ -149,5 +149,53 @@ public sealed class DiskSpoolSegmentTests : IDisposable
         ReadAll(again).Select(Id).Should().Equal("r1", "e2", "e3");
     }
 
+    [Fact]
+    public async Task AppendAsync_SegmentsFillUp_EachNextOneIsTheSpareAndAllReadBackInOrder()
+    {
+        using var timeout = TestTimeout.Start();
+        await using (var spool = Open(_directory.Path, segmentBytes: 4096))
+        {
+            for (var i = 1; i <= 60; i++)
+            {
+                // Ready before every append, so each full segment is followed by the spare (a rename, no zero-filling).
+                await spool.SpareReady.WaitAsync(timeout.Token);
+                (await spool.AppendAsync(Hook("e" + i, padding: 300), timeout.Token)).Should().Be((ulong)i);
+            }
+
+            Directory.GetFiles(_directory.Path, "*" + SpoolSegment.SpareExtension).Should().ContainSingle("the next one is prepared");
+        }
+
+        Directory.GetFiles(_directory.Path, "*" + SpoolSegment.SpareExtension).Should().BeEmpty("closing deletes the spare");
+        var segments = SegmentFiles(_directory.Path);
+        segments.Length.Should().BeGreaterThan(4, "about 400 bytes a record in 4 KiB segments");
+        segments.Should().OnlyContain(s => new FileInfo(s).Length == 4096, "spares are preallocated like new segments");
+        await using var reopened = Open(_directory.Path, segmentBytes: 4096);
+        ReadAll(reopened).Select(m => (m.Seq, Id(m))).Should().Equal(Enumerable.Range(1, 60).Select(i => ((ulong)i, "e" + i)));
+    }
+
+    [Fact]
+    public async Task Reopen_LeftoverSpare_IsDeletedAndNeverReadAsRecords()
+    {
+        using var timeout = TestTimeout.Start();
+        await using (var spool = Open(_directory.Path))
+        {
+            await spool.AppendAsync(Hook("e1"), timeout.Token);
+        }
+
+        // A crash between preparing a spare and naming it, here one that even holds a record.
+        var segment = SegmentFiles(_directory.Path).Single();
+        File.Copy(segment, Path.Combine(_directory.Path, "next" + SpoolSegment.SpareExtension));
+
+        await using (var reopened = Open(_directory.Path))
+        {
+            ReadAll(reopened).Select(m => (m.Seq, Id(m))).Should().Equal((1UL, "e1"));
+            (await reopened.AppendAsync(Hook("e2"), timeout.Token)).Should().Be(2);
+            await reopened.SpareReady.WaitAsync(timeout.Token);
+        }
+
+        SegmentFiles(_directory.Path).Should().Equal(segment);
+        Directory.GetFiles(_directory.Path, "*" + SpoolSegment.SpareExtension).Should().BeEmpty();
+    }
+
     public void Dispose() => _directory.Dispose();
 }
