@@ -14,6 +14,11 @@ internal sealed partial class DiskSpool
     {
         System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.Delete(Path.Combine(Directory, SpoolMeta.FileName + ".tmp"));
+        foreach (var spare in System.IO.Directory.GetFiles(Directory, "*" + SpoolSegment.SpareExtension))
+        {
+            File.Delete(spare);
+        }
+
         var meta = SpoolMeta.Load(Directory);
         var files = System.IO.Directory.GetFiles(Directory, "*" + SpoolSegment.Extension);
         Array.Sort(files, StringComparer.Ordinal);
@@ -76,7 +81,11 @@ internal sealed partial class DiskSpool
         }
 
         CompactIndex();
-        _active = _segments.Count > 0 && _segments[^1] is { Live: > 0 } tail && tail.Length < _options.SegmentBytes ? tail : null;
+        // The last segment is written on while it has room, acknowledged or not (see ActiveSegmentFor).
+        _active = _segments.Count > 0 && _segments[^1] is var tail && tail.Length < _options.SegmentBytes ? tail : null;
+
+        // A tail written before segments were preallocated (or cut back) gets its zeros now, not on the first hook.
+        _active?.Preallocate(_options.SegmentBytes);
         DeleteSegments(TakeDeadSegments());
         _lastSeq = highest;
         _nextSeq = (long)highest + 1;
@@ -131,10 +140,10 @@ internal sealed partial class DiskSpool
             }
         }
 
-        if (validLength < segment.Length)
+        var cut = segment.CutAfter(validLength);
+        if (cut > 0)
         {
-            SpoolLog.TornTail(_logger, segment.FilePath, segment.Length - validLength);
-            segment.Truncate(validLength);
+            SpoolLog.TornTail(_logger, segment.FilePath, cut);
         }
 
         return highest;

@@ -256,15 +256,18 @@ internal sealed partial class DiskSpool
         }
     }
 
-    /// <summary>The segment the next record goes to: the active one, or a new one when there is none or it is all dead.</summary>
+    /// <summary>The segment the next record goes to: the active one while it has room, else a new one.</summary>
+    /// <remarks>
+    /// The active segment is written on even when all its records are acknowledged: with a broker that acknowledges each
+    /// event before the next arrives, starting a new file instead (create, header, fsync, directory fsync, and an unlink
+    /// of the old one) would be the price of every single hook. A full one is sealed and deleted once all of it is acked.
+    /// </remarks>
     private SpoolSegment ActiveSegmentFor(ulong seq, int recordBytes, List<(SpoolSegment Segment, long Length)> lengthsBefore)
     {
         lock (_lock)
         {
             var active = _active;
-            // One whose records are all acknowledged is left behind so that it can be deleted; a full one is sealed.
-            if (active is not null && active.Length > active.HeaderLength
-                && (active.Live == 0 || active.Length + recordBytes > _options.SegmentBytes))
+            if (active is not null && active.Length > active.HeaderLength && active.Length + recordBytes > _options.SegmentBytes)
             {
                 active = null;
             }
@@ -283,9 +286,36 @@ internal sealed partial class DiskSpool
         return created;
     }
 
+    /// <summary>Starts the next segment: the spare when it is ready (a rename), else a new file made here.</summary>
     private SpoolSegment NewActiveSegment(ulong firstSeq)
     {
-        var segment = SpoolSegment.Create(Directory, firstSeq, Epoch);
+        SpoolSegment segment;
+        if (_spare is { IsCompletedSuccessfully: true } ready)
+        {
+            _spare = null;
+#pragma warning disable VSTHRD002 // It has completed: nothing is waited on.
+            segment = ready.Result;
+#pragma warning restore VSTHRD002
+            try
+            {
+                segment.Publish(Directory, firstSeq);
+            }
+            catch
+            {
+                segment.Delete();
+                throw;
+            }
+        }
+        else
+        {
+            segment = SpoolSegment.Create(Directory, firstSeq, Epoch, _options.SegmentBytes);
+        }
+
+        if (_spare is null || _spare.IsFaulted)
+        {
+            PrepareSpare();
+        }
+
         lock (_lock)
         {
             segment.Busy = true;
@@ -294,6 +324,17 @@ internal sealed partial class DiskSpool
         }
 
         return segment;
+    }
+
+    /// <summary>Prepares the next segment in the background (the writer's, or the constructor's before the writer runs).</summary>
+    private void PrepareSpare()
+    {
+        if (_spare is { IsFaulted: true } failed)
+        {
+            SpoolLog.SpareFailed(_logger, failed.Exception.GetBaseException());
+        }
+
+        _spare = Task.Run(() => SpoolSegment.CreateSpare(Directory, Epoch, _options.SegmentBytes));
     }
 
     /// <summary>What one group commit writes.</summary>

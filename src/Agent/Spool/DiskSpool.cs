@@ -36,6 +36,7 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     private readonly Task _writer;
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SpoolSegment? _active;
+    private Task<SpoolSegment>? _spare;
     private int _head;
     private long _nextSeq;
     private ulong _lastSeq;
@@ -58,6 +59,7 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         Epoch = Recover();
+        PrepareSpare();
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -65,6 +67,9 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     public string Directory { get; }
 
     public string Epoch { get; }
+
+    /// <summary>The spare segment being prepared (for tests; read it only while no append is in flight).</summary>
+    internal Task SpareReady => _spare ?? Task.CompletedTask;
 
     public ulong NextSeq => (ulong)Volatile.Read(ref _nextSeq);
 
@@ -234,6 +239,18 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
 
         _queue.Writer.TryComplete();
         await _writer;
+        if (_spare is not null)
+        {
+            try
+            {
+                (await _spare).Delete();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Recovery deletes a leftover spare.
+            }
+        }
+
         lock (_lock)
         {
             foreach (var segment in _segments)

@@ -42,4 +42,8 @@ internal static partial class SpoolLog
     [LoggerMessage(EventId = 4109, EventName = "SpoolSegmentDeleteFailed", Level = LogLevel.Warning,
         Message = "Could not delete the fully acknowledged spool segment {Segment}; the next start removes it")]
     public static partial void DeleteFailed(ILogger logger, Exception exception, string segment);
+
+    [LoggerMessage(EventId = 4110, EventName = "SpoolSpareFailed", Level = LogLevel.Warning,
+        Message = "Could not prepare the next spool segment ahead; the writer makes it when it is needed")]
+    public static partial void SpareFailed(ILogger logger, Exception exception);
 }

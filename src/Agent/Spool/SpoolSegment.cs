@@ -9,12 +9,29 @@ namespace Relay.Agent.Spool;
 /// records. A record is <c>[u32 body length][u32 CRC-32C of the body][body]</c>, the body being
 /// <c>[i64 spooled-at, Unix ms][serialized AgentMessage]</c>, little-endian. Only the spool's writer appends; reads use
 /// positional I/O and may run beside it.
+/// <para>
+/// A new segment is preallocated: written full of zeros up to the segment size and fsynced once, so that a durable
+/// append is a write into blocks the file already owns and an fdatasync with no metadata to commit (about 0.1 ms here,
+/// where an fsync of a growing file commits the file system's journal each time). The records end where a header reads
+/// zero: a zero length is never a record's (its body holds at least the spooled-at prefix), so the zero tail is not
+/// mistaken for a torn record, and bytes after it that are not zero are cut on recovery.
+/// </para>
 /// </summary>
 internal sealed class SpoolSegment : IDisposable
 {
     public const string Extension = ".seg";
+
+    /// <summary>A segment prepared ahead (header and zeros, fsynced) that has no records and no name yet.</summary>
+    public const string SpareExtension = ".spare";
     public const int RecordHeaderBytes = 8;
     public const int BodyPrefixBytes = 8;
+
+    /// <summary>Preallocation stops here even for larger segments: zero-filling is paid once per segment, on the writer.</summary>
+    public const long MaxPreallocateBytes = 64L * 1024 * 1024;
+
+    private const int ZeroChunkBytes = 64 * 1024;
+
+    private static readonly byte[] Zeros = new byte[ZeroChunkBytes];
 
     private static ReadOnlySpan<byte> Magic => "RLYSPL01"u8;
 
@@ -29,9 +46,9 @@ internal sealed class SpoolSegment : IDisposable
         HeaderLength = headerLength;
     }
 
-    public string FilePath { get; }
+    public string FilePath { get; private set; }
 
-    public ulong FirstSeq { get; }
+    public ulong FirstSeq { get; private set; }
 
     /// <summary>Bytes of the file that hold the header and whole, durable records.</summary>
     public long Length { get; private set; }
@@ -46,10 +63,50 @@ internal sealed class SpoolSegment : IDisposable
 
     public static string NameFor(ulong firstSeq) => firstSeq.ToString("D20", CultureInfo.InvariantCulture) + Extension;
 
-    /// <summary>Creates a segment whose first record will have <paramref name="firstSeq"/>; durable (file and directory) on return.</summary>
-    public static SpoolSegment Create(string directory, ulong firstSeq, string epoch)
+    /// <summary>
+    /// Creates a segment whose first record will have <paramref name="firstSeq"/>, preallocated to
+    /// <paramref name="preallocateBytes"/> (see <see cref="Preallocate"/>); durable (file and directory) on return.
+    /// </summary>
+    public static SpoolSegment Create(string directory, ulong firstSeq, string epoch, long preallocateBytes)
+    {
+        var segment = CreateFile(Path.Combine(directory, NameFor(firstSeq)), firstSeq, epoch, preallocateBytes);
+        try
+        {
+            DirectorySync.Flush(directory);
+            return segment;
+        }
+        catch
+        {
+            segment.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Prepares a spare segment (header and preallocated zeros, fsynced) under a name recovery deletes; <see cref="Publish"/>
+    /// gives it its first seq. The zero-fill (tens of ms, more on a busy disk) is then not paid by the hook that fills a segment.
+    /// </summary>
+    public static SpoolSegment CreateSpare(string directory, string epoch, long preallocateBytes)
+    {
+        var path = Path.Combine(directory, "next" + SpareExtension);
+        File.Delete(path);
+        return CreateFile(path, 0, epoch, preallocateBytes);
+    }
+
+    /// <summary>Renames a spare to the segment whose first record will have <paramref name="firstSeq"/>; durable on return.</summary>
+    public void Publish(string directory, ulong firstSeq)
     {
         var path = Path.Combine(directory, NameFor(firstSeq));
+        File.Move(FilePath, path, overwrite: false);
+        FilePath = path;
+        FirstSeq = firstSeq;
+
+        // Before any record is appended: a record acknowledged in a file still named a spare would be deleted by recovery.
+        DirectorySync.Flush(directory);
+    }
+
+    private static SpoolSegment CreateFile(string path, ulong firstSeq, string epoch, long preallocateBytes)
+    {
         var file = new FileStream(path, new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
@@ -66,9 +123,10 @@ internal sealed class SpoolSegment : IDisposable
             BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(Magic.Length), (ushort)epochBytes.Length);
             epochBytes.CopyTo(header, Magic.Length + 2);
             file.Write(header);
+            var segment = new SpoolSegment(path, firstSeq, file, header.Length, header.Length);
+            segment.Preallocate(preallocateBytes);
             file.Flush(flushToDisk: true);
-            DirectorySync.Flush(directory);
-            return new SpoolSegment(path, firstSeq, file, header.Length, header.Length);
+            return segment;
         }
         catch
         {
@@ -154,23 +212,73 @@ internal sealed class SpoolSegment : IDisposable
         return records;
     }
 
-    /// <summary>Cuts the file at <paramref name="length"/> (a torn tail) and makes that durable.</summary>
-    public void Truncate(long length)
+    /// <summary>
+    /// Makes <paramref name="validLength"/> (where <see cref="Scan"/> found the good records end) the end of the records.
+    /// Zeros after it are the preallocated tail and stay; anything else there (a torn record, or records written after a
+    /// part of their batch that never reached the disk) is cut, durably, so that it can never be read as records once new
+    /// ones are appended before it. Returns the bytes cut (0 when the tail was clean).
+    /// </summary>
+    public long CutAfter(long validLength)
     {
-        _file.SetLength(length);
+        var handle = _file.SafeFileHandle;
+        var fileLength = RandomAccess.GetLength(handle);
+        var dirtyEnd = EndOfNonZero(handle, validLength, fileLength);
+        Length = validLength;
+        if (dirtyEnd == validLength)
+        {
+            return 0;
+        }
+
+        _file.SetLength(validLength);
         _file.Flush(flushToDisk: true);
-        Length = length;
+        return dirtyEnd - validLength;
     }
 
-    /// <summary>Appends whole records and fsyncs; the bytes count only once this returns.</summary>
+    /// <summary>
+    /// Writes zeros from the end of the file up to <paramref name="bytes"/> (at most <see cref="MaxPreallocateBytes"/>) and
+    /// flushes them, so that later appends within them need only an fdatasync of their data. Best effort: when the disk
+    /// cannot hold them the zeros written are cut again and appends grow the file as they go.
+    /// </summary>
+    public void Preallocate(long bytes)
+    {
+        var handle = _file.SafeFileHandle;
+        var start = RandomAccess.GetLength(handle);
+        var end = Math.Min(bytes, MaxPreallocateBytes);
+        if (start >= end)
+        {
+            return;
+        }
+
+        try
+        {
+            for (var offset = start; offset < end; offset += ZeroChunkBytes)
+            {
+                RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(ZeroChunkBytes, end - offset)), offset);
+            }
+
+            _file.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            _file.SetLength(start);
+        }
+    }
+
+    /// <summary>
+    /// Appends whole records and makes them durable; the bytes count only once this returns. An fdatasync: it flushes the
+    /// file's size too when the append grows the file, but skips the timestamps, which recovery does not need.
+    /// </summary>
     public void AppendDurably(ReadOnlySpan<byte> records)
     {
         RandomAccess.Write(_file.SafeFileHandle, records, Length);
-        _file.Flush(flushToDisk: true);
+        FileSync.FlushData(_file.SafeFileHandle);
         Length += records.Length;
     }
 
-    /// <summary>Cuts back a failed append (best effort: the next recovery would cut it anyway).</summary>
+    /// <summary>
+    /// Cuts back a failed append (best effort: the next recovery would cut it anyway). Cutting also drops the
+    /// preallocated zeros beyond: safe (later appends grow the file), and failed writes are rare.
+    /// </summary>
     public void Rollback(long length)
     {
         try
@@ -199,6 +307,31 @@ internal sealed class SpoolSegment : IDisposable
     {
         _file.Dispose();
         File.Delete(FilePath);
+    }
+
+    /// <summary>Where the last byte that is not zero in [<paramref name="start"/>, <paramref name="end"/>) ends (start when none).</summary>
+    private static long EndOfNonZero(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long start, long end)
+    {
+        var buffer = new byte[ZeroChunkBytes];
+        var dirtyEnd = start;
+        for (var offset = start; offset < end;)
+        {
+            var read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(ZeroChunkBytes, end - offset)), offset);
+            if (read <= 0)
+            {
+                break;
+            }
+
+            var last = buffer.AsSpan(0, read).LastIndexOfAnyExcept((byte)0);
+            if (last >= 0)
+            {
+                dirtyEnd = offset + last + 1;
+            }
+
+            offset += read;
+        }
+
+        return dirtyEnd;
     }
 
     /// <summary>Encodes one record into <paramref name="destination"/>; returns its size.</summary>

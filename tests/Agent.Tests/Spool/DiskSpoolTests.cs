@@ -135,9 +135,11 @@ public sealed class DiskSpoolTests : IDisposable
     }
 
     [Theory]
-    [InlineData(3)]   // inside the last record's header
-    [InlineData(20)]  // inside its body
-    public async Task Reopen_TornTail_CutsTheIncompleteRecordAndKeepsTheRest(int keepBytesOfLastRecord)
+    [InlineData(3, false)]   // inside the last record's header, the file cut there
+    [InlineData(20, false)]  // inside its body
+    [InlineData(3, true)]    // the same inside the preallocated zeros: the rest of the record never reached the disk
+    [InlineData(20, true)]
+    public async Task Reopen_TornTail_CutsTheIncompleteRecordAndKeepsTheRest(int keepBytesOfLastRecord, bool inPlace)
     {
         using var timeout = TestTimeout.Start();
         long lastRecordStart;
@@ -148,22 +150,30 @@ public sealed class DiskSpoolTests : IDisposable
                 await spool.AppendAsync(Hook("e" + i, padding: 50), timeout.Token);
             }
 
-            lastRecordStart = new FileInfo(SegmentFiles(_directory.Path).Single()).Length;
             await spool.AppendAsync(Hook("e10", padding: 50), timeout.Token);
         }
 
         var segment = SegmentFiles(_directory.Path).Single();
-        using (var file = new FileStream(segment, FileMode.Open))
+        lastRecordStart = RecordStarts(segment, out var recordsEnd)[^1];
+        if (inPlace)
         {
+            ZeroBytes(segment, lastRecordStart + keepBytesOfLastRecord, (int)(recordsEnd - lastRecordStart - keepBytesOfLastRecord));
+        }
+        else
+        {
+            using var file = new FileStream(segment, FileMode.Open);
             file.SetLength(lastRecordStart + keepBytesOfLastRecord);
         }
 
         await using var reopened = Open(_directory.Path);
 
         ReadAll(reopened).Select(Id).Should().Equal(Enumerable.Range(1, 9).Select(i => "e" + i));
-        new FileInfo(segment).Length.Should().Be(lastRecordStart);
-        (await reopened.AppendAsync(Hook("e10-again"), timeout.Token)).Should().Be(10);
+        (await reopened.AppendAsync(Hook("e10-again", padding: 50), timeout.Token)).Should().Be(10);
         ReadAll(reopened).Select(Id).Last().Should().Be("e10-again");
+        await reopened.DisposeAsync();
+        RecordStarts(segment, out var endAfter).Should().HaveCount(10).And.EndWith(lastRecordStart);
+        IsZeroFrom(segment, endAfter).Should().BeTrue("the torn bytes were cut and the segment preallocated again");
+        new FileInfo(segment).Length.Should().Be(1024 * 1024, "preallocated to the segment size");
     }
 
     [Fact]
@@ -176,13 +186,15 @@ public sealed class DiskSpoolTests : IDisposable
         }
 
         var segment = SegmentFiles(_directory.Path).Single();
-        var length = new FileInfo(segment).Length;
+        var recordsEnd = RecordsEnd(segment);
         await File.AppendAllTextAsync(segment, "\u0040\0\0\0garbage that is not a record", timeout.Token);
 
         await using var reopened = Open(_directory.Path);
 
         ReadAll(reopened).Select(Id).Should().Equal("r1");
-        new FileInfo(segment).Length.Should().Be(length);
+        await reopened.DisposeAsync();
+        RecordsEnd(segment).Should().Be(recordsEnd);
+        IsZeroFrom(segment, recordsEnd).Should().BeTrue("the garbage was cut");
     }
 
     [Fact]
