@@ -32,6 +32,9 @@ internal sealed record BenchOptions(
                                (default 100; 1–1000)
           --prompt-sessions <n>
                                simulated Claude sessions (one relay-channel each) sharing them (default 1; 1–20)
+          --prompt-warmup <s>  prompts sent at that rate, not measured, before prompt-roundtrip measures, so the
+                               new agent and channel processes and the broker's prompt path are compiled at their
+                               final tier (default 30; 0–300)
           --hook-requests <n>  http hooks hook-http measures after 200 warm-up hooks (default 2000; 10–100000)
           --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
           --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
@@ -55,6 +58,9 @@ internal sealed record BenchOptions(
     /// <summary>prompt-roundtrip's simulated Claude sessions.</summary>
     public int PromptSessions { get; init; } = 1;
 
+    /// <summary>prompt-roundtrip's unmeasured warm-up at its rate.</summary>
+    public TimeSpan PromptWarmup { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Unmeasured ingest load before the first ingest scenario (JIT tiering settles).</summary>
     public TimeSpan BrokerWarmup { get; init; } = TimeSpan.FromSeconds(20);
 
@@ -65,6 +71,7 @@ internal sealed record BenchOptions(
         var duration = 10.0;
         var warmup = 3.0;
         var brokerWarmup = 20.0;
+        var promptWarmup = 30.0;
         List<int> agents = [1, 10, 100];
         var streams = 5000;
         var idle = 20.0;
@@ -118,6 +125,9 @@ internal sealed record BenchOptions(
                         break;
                     case "--prompt-sessions":
                         promptSessions = (int)Number(Next(), 1, 20, arg);
+                        break;
+                    case "--prompt-warmup":
+                        promptWarmup = Number(Next(), 0, 300, arg);
                         break;
                     case "--hook-requests":
                         agentBench = agentBench with { HookRequests = (int)Number(Next(), 10, 100_000, arg) };
@@ -175,6 +185,7 @@ internal sealed record BenchOptions(
             BrokerWarmup = TimeSpan.FromSeconds(brokerWarmup),
             PromptRate = promptRate,
             PromptSessions = promptSessions,
+            PromptWarmup = TimeSpan.FromSeconds(promptWarmup),
         };
     }
 

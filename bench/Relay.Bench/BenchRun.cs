@@ -87,7 +87,7 @@ internal static class BenchRun
             {
                 failed |= !await AttemptAsync("prompt-roundtrip", rows, Report.RoundTripTarget, async () =>
                 {
-                    var m = await PromptRoundTripScenario.RunAsync(broker, options.PromptSessions, options.PromptRate, options.Warmup, options.Duration, Prefix("prompts"), Progress, token);
+                    var m = await PromptRoundTripScenario.RunAsync(broker, options.PromptSessions, options.PromptRate, options.PromptWarmup, options.Duration, Prefix("prompts"), Progress, token);
                     rows.Add(Report.PromptRoundTrip(m));
                     Progress($"prompt-roundtrip: {Report.RoundTripSummary(m)}; CPU per prompt: broker {m.BrokerCpuUsPerPrompt:0} µs, pg {m.PostgresCpuUsPerPrompt:0} µs, agent {m.AgentCpuUsPerPrompt:0} µs, channel {m.ChannelCpuUsPerPrompt:0} µs; {m.CommitsPerPrompt:0.0} db transactions per prompt");
                 });

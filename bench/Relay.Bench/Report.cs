@@ -132,7 +132,7 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"- Ingest and baseline: {options.BrokerWarmup.TotalSeconds:0} s of unmeasured ingest load first (the broker's JIT tiering settles), then per scenario {options.Warmup.TotalSeconds:0.#} s warm-up and {options.Duration.TotalSeconds:0.#} s measured, one run each. Idle streams: {options.IdleWindow.TotalSeconds:0} s idle window.");
         if (options.Runs("prompt-roundtrip"))
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"- Prompt round trip: {options.PromptRate:0.#} prompts/s on a fixed schedule to {options.PromptSessions} simulated Claude session(s), each with a real relay-channel, through one real relay-agent; {options.Warmup.TotalSeconds:0.#} s warm-up, then {options.Duration.TotalSeconds:0.#} s measured. Its CPU columns are per prompt.");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- Prompt round trip: {options.PromptRate:0.#} prompts/s on a fixed schedule to {options.PromptSessions} simulated Claude session(s), each with a real relay-channel, through one real relay-agent; {options.PromptWarmup.TotalSeconds:0.#} s warm-up at that rate, then {options.Duration.TotalSeconds:0.#} s measured. Its CPU columns are per prompt.");
         }
 
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");

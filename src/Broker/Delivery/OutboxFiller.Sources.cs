@@ -80,22 +80,26 @@ internal sealed partial class OutboxFiller
 
         var machineId = context.Machine.Id;
         var now = context.Now;
+        // With each prompt, its session's current Claude session id (the latest segment's), in the same round trip: a
+        // fill inside SendPrompt runs while holding the event-order lock.
         var prompts = await context.Db.Prompts
             .Where(p => p.Status == PromptStatus.Queued && p.ExpiresAt > now
                 && context.Db.Sessions.Any(s => s.Id == p.RelaySessionId && s.MachineId == machineId && s.Status != SessionStatus.Ended))
             .OrderBy(p => p.CreatedAt)
             .Take(budget)
+            .Select(p => new
+            {
+                Prompt = p,
+                Claude = context.Db.SessionSegments
+                    .Where(g => g.RelaySessionId == p.RelaySessionId)
+                    .OrderByDescending(g => g.Ordinal)
+                    .Select(g => (Guid?)g.ClaudeSessionId)
+                    .FirstOrDefault(),
+            })
             .ToListAsync(cancellationToken);
-        if (prompts.Count == 0)
+        foreach (var (prompt, claude) in prompts.Select(p => (p.Prompt, p.Claude)))
         {
-            return 0;
-        }
-
-        var sessionIds = prompts.Select(p => p.RelaySessionId).Distinct().ToList();
-        var current = await CurrentClaudeIdsAsync(context, sessionIds, cancellationToken);
-        foreach (var prompt in prompts)
-        {
-            var delivery = DeliveryProtos.ToDelivery(prompt, current.GetValueOrDefault(prompt.RelaySessionId), await SenderAsync(context, prompt, cancellationToken));
+            var delivery = DeliveryProtos.ToDelivery(prompt, claude, await SenderAsync(context, prompt, cancellationToken));
             context.Db.Outbox.Add(Row(context, OutboxKind.Prompt, prompt.Id, new BrokerMessage { PromptDelivery = delivery }));
             PromptSent(context, prompt);
         }
