@@ -21,7 +21,10 @@ internal static class BrokerApplication
     /// </summary>
     public static WebApplication Build(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // appsettings.json is read from beside the binary, not from wherever the daemon was started: the content root is
+        // also watched for changes, and a working directory such as a home or a repository is a tree of thousands of
+        // directories (inotify watches on all of them at start).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         builder.Configuration.AddInMemoryCollection(settings);
 
