@@ -1,7 +1,10 @@
+using Npgsql;
 using Relay.Broker.Delivery;
 using Relay.Broker.Persistence;
+using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
+using Relay.Broker.Watch.Timeline;
 
 namespace Relay.Broker.AgentLink;
 
@@ -17,14 +20,35 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
     /// Inside the writer's transaction, after its work is saved and while it holds the event-order lock: numbers what is
     /// queued for <paramref name="machine"/> if its stream is here. Pass the result to <see cref="AfterCommit"/>.
     /// </summary>
-    public async Task<PendingFill?> FillAsync(RelayDbContext db, MachineIdentity machine, CancellationToken cancellationToken)
+    public Task<PendingFill?> FillAsync(RelayDbContext db, MachineIdentity machine, CancellationToken cancellationToken) =>
+        FillAsync(db, machine, leading: [], justQueued: null, cancellationToken);
+
+    /// <summary>
+    /// The same, sending <paramref name="leading"/> (which take the event-order lock: TimelineWriter.LockAndAppendCommands)
+    /// in the same round trip as the fill's first statements, or alone when the stream is not here.
+    /// <paramref name="justQueued"/>: the prompt the writer stored, which the fill then need not look up.
+    /// </summary>
+    public async Task<PendingFill?> FillAsync(
+        RelayDbContext db, MachineIdentity machine, IReadOnlyList<NpgsqlBatchCommand> leading, Prompt? justQueued, CancellationToken cancellationToken)
     {
-        if (registry.Find(machine.Id) is not { } connection)
+        if (registry.Find(machine.Id) is { } connection)
         {
-            return null;
+            return new PendingFill(connection, machine, await filler.FillWithinAsync(db, machine, connection.Id, leading, justQueued, cancellationToken));
         }
 
-        return new PendingFill(connection, machine, await filler.FillWithinAsync(db, machine, connection.Id, cancellationToken));
+        if (leading.Count > 0)
+        {
+            var (npgsqlConnection, transaction) = TimelineWriter.Current(db);
+            await using var batch = new NpgsqlBatch(npgsqlConnection, transaction);
+            foreach (var command in leading)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return null;
     }
 
     /// <summary>Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner.</summary>

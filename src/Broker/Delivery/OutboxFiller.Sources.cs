@@ -99,12 +99,17 @@ internal sealed partial class OutboxFiller
             .ToListAsync(cancellationToken);
         foreach (var (prompt, claude) in prompts.Select(p => (p.Prompt, p.Claude)))
         {
-            var delivery = DeliveryProtos.ToDelivery(prompt, claude, await SenderAsync(context, prompt, cancellationToken));
-            context.Db.Outbox.Add(Row(context, OutboxKind.Prompt, prompt.Id, new BrokerMessage { PromptDelivery = delivery }));
-            PromptSent(context, prompt);
+            await AddPromptAsync(context, prompt, claude, cancellationToken);
         }
 
         return prompts.Count;
+    }
+
+    private static async Task AddPromptAsync(IngestContext context, Prompt prompt, Guid? claudeSessionId, CancellationToken cancellationToken)
+    {
+        var delivery = DeliveryProtos.ToDelivery(prompt, claudeSessionId, await SenderAsync(context, prompt, cancellationToken));
+        context.Db.Outbox.Add(Row(context, OutboxKind.Prompt, prompt.Id, new BrokerMessage { PromptDelivery = delivery }));
+        PromptSent(context, prompt);
     }
 
     private static async Task<int> AddVerdictsAsync(IngestContext context, int budget, CancellationToken cancellationToken)

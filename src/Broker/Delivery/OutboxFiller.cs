@@ -44,8 +44,16 @@ internal sealed partial class OutboxFiller(
         """;
 
     // Which kinds of work there are, so that a fill runs only the queries that can find something.
-    private const string Pending = "SELECT " + OutboxWork + ", " + LaunchWork + ", " + StopWork + ", " + PromptWork + ", " + VerdictWork
+    // Queued prompts are counted: a writer that just queued the only one already has it (see FillWithinAsync).
+    private const string QueuedPrompts = """
+        (SELECT count(*) FROM prompts p JOIN sessions s ON s.id = p.relay_session_id
+         WHERE s.machine_id = m.id AND p.status = 'queued' AND s.status <> 'ended')
+        """;
+
+    private const string Pending = "SELECT " + OutboxWork + ", " + LaunchWork + ", " + StopWork + ", " + QueuedPrompts + ", " + VerdictWork
         + " FROM (SELECT $1::uuid AS id) m";
+
+    private const string CurrentClaude = "SELECT claude_session_id FROM session_segments WHERE relay_session_id = $1 ORDER BY ordinal DESC LIMIT 1";
 
     private const string MachinesWithWork = "SELECT m.id FROM unnest($1::uuid[]) AS m(id) WHERE "
         + OutboxWork + " OR " + LaunchWork + " OR " + StopWork + " OR " + PromptWork + " OR " + VerdictWork;
@@ -95,7 +103,7 @@ internal sealed partial class OutboxFiller(
         {
             check.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
             await using var reader = await check.ExecuteReaderAsync(cancellationToken);
-            pending = await ReadPendingAsync(reader, cancellationToken);
+            (pending, _) = await ReadPendingAsync(reader, cancellationToken);
         }
 
         if (pending == PendingWork.None)
@@ -131,44 +139,65 @@ internal sealed partial class OutboxFiller(
             lastSeq = owned;
         }
 
-        var result = await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, cancellationToken);
+        var result = await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, known: null, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return Filled(machine, result);
     }
 
     /// <summary>
-    /// The same as <see cref="FillAsync"/>, inside the caller's transaction, which already holds the event-order lock
-    /// (a writer that just queued work for a machine whose stream is on this replica): the work is numbered when it is
-    /// stored, and the stream sends it without a transaction of its own. Effective only once the caller commits.
+    /// The same as <see cref="FillAsync"/>, inside the caller's transaction (a writer that just queued work for a machine
+    /// whose stream is on this replica): the work is numbered when it is stored, and the stream sends it without a
+    /// transaction of its own. Effective only once the caller commits. <paramref name="leading"/> go first in the same
+    /// round trip and must take the event-order lock unless the caller holds it (their results are not read);
+    /// <paramref name="justQueued"/>, a prompt the caller queued in this transaction, saves a query when it is the only one.
     /// </summary>
-    public async Task<FillResult> FillWithinAsync(RelayDbContext db, MachineIdentity machine, Guid connectionId, CancellationToken cancellationToken)
+    public async Task<FillResult> FillWithinAsync(
+        RelayDbContext db, MachineIdentity machine, Guid connectionId, IReadOnlyList<NpgsqlBatchCommand> leading, Prompt? justQueued,
+        CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var npgsqlTransaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("FillWithinAsync needs the caller's transaction, holding the event-order lock.");
-        await using var batch = new NpgsqlBatch(connection, npgsqlTransaction)
+            ?? throw new InvalidOperationException("FillWithinAsync needs the caller's transaction.");
+        await using var batch = new NpgsqlBatch(connection, npgsqlTransaction);
+        foreach (var command in leading)
         {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
-                new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
-            },
-        };
-        PendingWork pending;
-        long lastSeq;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            pending = await ReadPendingAsync(reader, cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            if (pending == PendingWork.None || await ReadOwnedSeqAsync(reader, connectionId, cancellationToken) is not { } owned)
-            {
-                return FillResult.Nothing;
-            }
-
-            lastSeq = owned;
+            batch.BatchCommands.Add(command);
         }
 
-        return await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, cancellationToken);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } });
+        if (justQueued is not null)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(CurrentClaude) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = justQueued.RelaySessionId } } });
+        }
+
+        PendingWork pending;
+        long queuedPrompts;
+        long? lastSeq;
+        Guid? claude = null;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            for (var i = 0; i < leading.Count; i++)
+            {
+                await reader.NextResultAsync(cancellationToken);
+            }
+
+            (pending, queuedPrompts) = await ReadPendingAsync(reader, cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            lastSeq = await ReadOwnedSeqAsync(reader, connectionId, cancellationToken);
+            if (justQueued is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+            {
+                claude = reader.GetGuid(0);
+            }
+        }
+
+        if (pending == PendingWork.None || lastSeq is not { } owned)
+        {
+            return FillResult.Nothing;
+        }
+
+        var known = justQueued is not null && queuedPrompts == 1 ? new KnownPrompt(justQueued, claude) : null;
+        return await FillLockedAsync(db, connection, npgsqlTransaction, machine, owned, pending, known, cancellationToken);
     }
 
     /// <summary>Logs a committed fill.</summary>
@@ -184,7 +213,7 @@ internal sealed partial class OutboxFiller(
 
     private async Task<FillResult> FillLockedAsync(
         RelayDbContext db, NpgsqlConnection connection, NpgsqlTransaction transaction, MachineIdentity machine, long lastSeq, PendingWork pending,
-        CancellationToken cancellationToken)
+        KnownPrompt? known, CancellationToken cancellationToken)
     {
         var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
         var budget = options.Value.MaxFillRows;
@@ -194,7 +223,13 @@ internal sealed partial class OutboxFiller(
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        if (pending.HasFlag(PendingWork.Prompts))
+        if (known is not null && known.Prompt.Status == PromptStatus.Queued && known.Prompt.ExpiresAt > context.Now)
+        {
+            // The only queued prompt of the machine is the one the caller just stored: nothing to look up.
+            await AddPromptAsync(context, known.Prompt, known.ClaudeSessionId, cancellationToken);
+            budget--;
+        }
+        else if (pending.HasFlag(PendingWork.Prompts))
         {
             budget -= await AddPromptsAsync(context, budget, cancellationToken);
         }
@@ -232,20 +267,21 @@ internal sealed partial class OutboxFiller(
             : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
     }
 
-    private static async Task<PendingWork> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    private static async Task<(PendingWork Pending, long QueuedPrompts)> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         if (!await reader.ReadAsync(cancellationToken))
         {
-            return PendingWork.None;
+            return (PendingWork.None, 0);
         }
 
+        var queuedPrompts = reader.GetInt64(3);
         var pending = PendingWork.None;
         pending |= reader.GetBoolean(0) ? PendingWork.Outbox : PendingWork.None;
         pending |= reader.GetBoolean(1) ? PendingWork.Launches : PendingWork.None;
         pending |= reader.GetBoolean(2) ? PendingWork.Stops : PendingWork.None;
-        pending |= reader.GetBoolean(3) ? PendingWork.Prompts : PendingWork.None;
+        pending |= queuedPrompts > 0 ? PendingWork.Prompts : PendingWork.None;
         pending |= reader.GetBoolean(4) ? PendingWork.Verdicts : PendingWork.None;
-        return pending;
+        return (pending, queuedPrompts);
     }
 
     /// <summary>The stream's last assigned seq, when <paramref name="connectionId"/> still owns the machine.</summary>
@@ -281,6 +317,9 @@ internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics, I
 {
     public static readonly FillResult Nothing = new(null, [], []);
 }
+
+/// <summary>A prompt the filling writer just queued, with its session's current Claude session id.</summary>
+internal sealed record KnownPrompt(Prompt Prompt, Guid? ClaudeSessionId);
 
 /// <summary>The kinds of work queued for a machine.</summary>
 [Flags]

@@ -194,10 +194,19 @@ internal sealed partial class PromptSender(
 
             // The event-order lock only now, with the entry: so far this transaction wrote new rows (and took key-share
             // locks for their foreign keys), which no holder of the lock can be waiting for (see TimelineWriter).
-            var message = PromptMapper.ToProto(prompt, session.Name, session.MachineId);
-            await timeline.LockAndAppendAsync(db, [PromptEntries.Created(message, session.MachineId, now)], cancellationToken);
-            // The machine's stream is here: the prompt is numbered for it now (→ SENT) and goes out on commit.
-            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(session.MachineId, session.MachineName), cancellationToken);
+            // The machine's stream is here: the prompt is numbered for it now (→ SENT), in the same round trip as the
+            // lock and the entry, and goes out on commit.
+            List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
+            if (liveStreams is null)
+            {
+                await timeline.LockAndAppendAsync(db, created, cancellationToken);
+                filled = null;
+            }
+            else
+            {
+                filled = await liveStreams.FillAsync(
+                    db, new MachineIdentity(session.MachineId, session.MachineName), timeline.LockAndAppendCommands(created), prompt, cancellationToken);
+            }
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })

@@ -81,6 +81,41 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
     }
 
     [Fact]
+    public async Task SendPrompt_OlderPromptQueuedWithoutSignal_BothNumberedOldestFirst()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4245), SessionStartSource.Startup));
+        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+        // A prompt whose signal was lost (stored by another replica, say): the next writer's fill must take it too, first.
+        var older = Guid.NewGuid();
+        await using (var db = env.Database.CreateContext())
+        {
+            db.Prompts.Add(new Relay.Broker.Persistence.Entities.Prompt
+            {
+                Id = older, IdempotencyKey = older.ToString("D"), RelaySessionId = Guid.Parse(session.SessionId), SenderKind = Relay.Broker.Persistence.Entities.SenderKind.Person,
+                SenderId = Guid.NewGuid().ToString("D"), SenderName = "alice", Text = "older", Status = Relay.Broker.Persistence.Entities.PromptStatus.Queued,
+                CreatedAt = DateTimeOffset.UtcNow.AddSeconds(-1), ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
+            });
+            await db.SaveChangesAsync(timeout.Token);
+        }
+
+        var newer = await env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "newer" }, SteeringEnv.Call(timeout.Token));
+        var first = await agent.NextAsync(m => m.PromptDelivery is not null, timeout.Token);
+        var second = await agent.NextAsync(m => m.PromptDelivery is not null && m.Seq > first.Seq, timeout.Token);
+
+        newer.Prompt.Status.Should().Be(PromptStatus.Sent);
+        first.PromptDelivery.PromptId.Should().Be(older.ToString("D"), "queued work goes out in the order it was queued");
+        second.PromptDelivery.PromptId.Should().Be(newer.Prompt.PromptId);
+        second.PromptDelivery.ClaudeSessionId.Should().Be(claudeId.ToString("D"));
+        second.Seq.Should().Be(first.Seq + 1);
+    }
+
+    [Fact]
     public async Task DecideApproval_PermissionRequestFromAgent_VerdictReachesTheAgent()
     {
         using var timeout = TestTimeout.Start();

@@ -50,14 +50,19 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
     public Task<List<long>> LockAndAppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken) =>
         AppendAsync(db, entries, lockFirst: true, cancellationToken);
 
-    private async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, bool lockFirst, CancellationToken cancellationToken)
+    /// <summary>
+    /// The event-order lock and the entries as batch commands, for a caller that sends them together with more of its own
+    /// work in one round trip (see <see cref="LockAndAppendAsync"/> for when a writer may take the lock this late).
+    /// </summary>
+    public List<NpgsqlBatchCommand> LockAndAppendCommands(IReadOnlyList<TimelineEntry> entries) =>
+        Commands(entries, lockFirst: true, timeProvider.GetUtcNow().ToUniversalTime());
+
+    private static List<NpgsqlBatchCommand> Commands(IReadOnlyList<TimelineEntry> entries, bool lockFirst, DateTimeOffset now)
     {
-        var (connection, transaction) = Current(db);
-        var now = timeProvider.GetUtcNow().ToUniversalTime();
-        await using var batch = new NpgsqlBatch(connection, transaction);
+        var commands = new List<NpgsqlBatchCommand>(entries.Count + 1);
         if (lockFirst)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
+            commands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
             {
                 Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
             });
@@ -65,7 +70,7 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
 
         foreach (var entry in entries)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(Insert)
+            commands.Add(new NpgsqlBatchCommand(Insert)
             {
                 Parameters =
                 {
@@ -78,6 +83,18 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
                     new NpgsqlParameter<string> { TypedValue = entry.Payload },
                 },
             });
+        }
+
+        return commands;
+    }
+
+    private async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, bool lockFirst, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in Commands(entries, lockFirst, timeProvider.GetUtcNow().ToUniversalTime()))
+        {
+            batch.BatchCommands.Add(command);
         }
 
         var positions = new List<long>(entries.Count);
