@@ -15,8 +15,9 @@ namespace Relay.Broker.AgentLink;
 /// together they pay one lock, one flush and one commit. Nothing else changes: a batch is still all-or-nothing (its
 /// savepoint), fenced by its machine's agent_link_state row, deduplicated by seq and event id, and acked only after the
 /// commit. A batch that fails (a newer stream, a revoked machine, a database rule) is rolled back to its savepoint and
-/// reported to its stream alone. Batches are stored in machine id order, the order in which PresenceSweeper locks
-/// agent_link_state rows, so the two cannot deadlock.
+/// reported to its stream alone. The group locks its batches' agent_link_state rows in one statement, in machine id
+/// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
+/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 3 round trips.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
 {
@@ -129,8 +130,8 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
     /// Round trips: one for the event-order lock, every batch's fence and the first savepoint; one for the sessions the
     /// batches name (GroupSessions); then per batch its own work (SaveChanges, and lookups of sessions not preloaded)
     /// and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT; then the
-    /// commit. A batch that fails rolls back to its savepoint, which stays in
-    /// place for the next batch (ROLLBACK TO SAVEPOINT keeps it), and one whose fence fails did nothing to roll back.
+    /// commit. A batch that fails rolls back to its savepoint, which stays in place for the next batch (ROLLBACK TO
+    /// SAVEPOINT keeps it); one whose fence fails did nothing to roll back.
     /// </remarks>
     private async Task CommitGroupAsync(List<PendingBatch> group, CancellationToken cancellationToken)
     {
