@@ -17,23 +17,30 @@ namespace Relay.Broker.AgentLink;
 internal sealed class GroupSessions
 {
     private readonly Dictionary<Guid, RelaySession> _sessions;
+    private readonly Dictionary<InboundBatch, List<Guid>> _named;
 
-    private GroupSessions(Dictionary<Guid, RelaySession> sessions) => _sessions = sessions;
+    private GroupSessions(Dictionary<Guid, RelaySession> sessions, Dictionary<InboundBatch, List<Guid>> named) => (_sessions, _named) = (sessions, named);
 
     /// <summary>Reads the sessions the batches' hook events name (by Claude session id through their streams' caches, or by Relay session id).</summary>
     public static async Task<GroupSessions> LoadAsync(RelayDbContext db, IEnumerable<InboundBatch> batches, CancellationToken cancellationToken)
     {
-        var ids = batches.SelectMany(Named).Distinct().ToArray();
+        var named = new Dictionary<InboundBatch, List<Guid>>(ReferenceEqualityComparer.Instance);
+        foreach (var batch in batches)
+        {
+            named.TryAdd(batch, Named(batch));
+        }
+
+        var ids = named.Values.SelectMany(n => n).Distinct().ToArray();
         var sessions = ids.Length == 0
             ? []
             : await db.Sessions.AsNoTracking().Where(s => ids.Contains(s.Id)).ToDictionaryAsync(s => s.Id, cancellationToken);
-        return new GroupSessions(sessions);
+        return new GroupSessions(sessions, named);
     }
 
     /// <summary>Tracks the preloaded sessions <paramref name="batch"/> names, unchanged, so that finding them by id reads no row.</summary>
     public void Attach(RelayDbContext db, InboundBatch batch)
     {
-        foreach (var id in Named(batch))
+        foreach (var id in _named.GetValueOrDefault(batch) ?? [])
         {
             if (_sessions.Remove(id, out var session))
             {
@@ -54,8 +61,11 @@ internal sealed class GroupSessions
     /// <summary>Number of sessions still preloaded (for tests).</summary>
     internal int Count => _sessions.Count;
 
-    private static IEnumerable<Guid> Named(InboundBatch batch)
+    /// <summary>The ids a batch's hook events name; a batch's events mostly name one session, so repeats are skipped cheaply.</summary>
+    private static List<Guid> Named(InboundBatch batch)
     {
+        var ids = new List<Guid>(2);
+        string? lastClaudeId = null, lastSessionId = null;
         foreach (var item in batch.Items)
         {
             if (item.Message.HookEvent?.Session is not { } evidence)
@@ -63,15 +73,25 @@ internal sealed class GroupSessions
                 continue;
             }
 
-            if (Guid.TryParse(evidence.ClaudeSessionId, out var claudeId) && batch.Cache.TryGetByClaudeId(claudeId, out var cached))
+            if (!string.Equals(evidence.ClaudeSessionId, lastClaudeId, StringComparison.Ordinal))
             {
-                yield return cached;
+                lastClaudeId = evidence.ClaudeSessionId;
+                if (Guid.TryParse(lastClaudeId, out var claudeId) && batch.Cache.TryGetByClaudeId(claudeId, out var cached) && !ids.Contains(cached))
+                {
+                    ids.Add(cached);
+                }
             }
 
-            if (Guid.TryParse(evidence.SessionId, out var sessionId))
+            if (!string.Equals(evidence.SessionId, lastSessionId, StringComparison.Ordinal))
             {
-                yield return sessionId;
+                lastSessionId = evidence.SessionId;
+                if (Guid.TryParse(lastSessionId, out var sessionId) && !ids.Contains(sessionId))
+                {
+                    ids.Add(sessionId);
+                }
             }
         }
+
+        return ids;
     }
 }
