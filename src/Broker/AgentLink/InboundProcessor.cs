@@ -17,6 +17,9 @@ internal readonly record struct InboundItem(AgentMessage Message, ErrorCode Reje
 /// <summary>What the agent's stream does after a batch committed.</summary>
 internal sealed record BatchOutcome(long CommittedSeq, IReadOnlyList<SessionBinding> Bindings, IReadOnlyList<BrokerMessage> Replies, IReadOnlyCollection<string> Topics);
 
+/// <summary>A machine's agent_link_state row as a batch's fence reads it: locked until the commit.</summary>
+internal readonly record struct LinkFence(Guid? ConnectionId, long LastInboundSeq, bool Revoked);
+
 /// <summary>The stream lost the machine to a newer stream (here or on another replica): it must not commit or ack.</summary>
 internal sealed class ConnectionReplacedException() : Exception("A newer stream owns the machine.");
 
@@ -48,10 +51,13 @@ internal sealed partial class InboundProcessor(
     BrokerTelemetry telemetry,
     IEnumerable<IInboundBatchObserver> observers)
 {
-    private const string Fence = """
-        SELECT s.connection_id, s.last_inbound_seq, m.revoked_at IS NOT NULL
+    // ORDER BY with FOR UPDATE locks the rows in that order: machine-id order, as PresenceSweeper does.
+    private const string Fences = """
+        SELECT s.machine_id, s.connection_id, s.last_inbound_seq, m.revoked_at IS NOT NULL
         FROM agent_link_state s JOIN machines m ON m.id = s.machine_id
-        WHERE s.machine_id = $1 FOR UPDATE OF s
+        WHERE s.machine_id = ANY($1)
+        ORDER BY s.machine_id
+        FOR UPDATE OF s
         """;
 
     /// <param name="machine">The stream's machine.</param>
@@ -86,38 +92,96 @@ internal sealed partial class InboundProcessor(
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         db.Database.AutoSavepointsEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var (outcome, context) = await StoreAsync(db, batch, cancellationToken);
+        var fences = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], then: [], cancellationToken);
+        var (outcome, context) = await StoreAsync(db, batch, Admit(batch, fences), then: [], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         telemetry.BatchStored(batch.Items, time.GetElapsedTime(started), context.Deliveries);
         return outcome;
     }
 
-    /// <summary>One batch's work inside the caller's transaction (which holds the event-order lock when it has items).</summary>
-    private async Task<(BatchOutcome Outcome, IngestContext Context)> StoreAsync(RelayDbContext db, InboundBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Locks the machines' agent_link_state rows (in machine-id order) and reads them: the fences of their batches. In
+    /// one round trip with the event-order lock before them when <paramref name="eventOrderLock"/> is set (the lock
+    /// order of every transaction that takes both), and with <paramref name="then"/> (statements without results) after.
+    /// </summary>
+    private static async Task<Dictionary<Guid, LinkFence>> LockFencesAsync(
+        RelayDbContext db, bool eventOrderLock, Guid[] machineIds, IReadOnlyList<string> then, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
+        await using var batch = new NpgsqlBatch(connection, tx);
+        if (eventOrderLock)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
+            {
+                Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
+            });
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Fences) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = machineIds } } });
+        foreach (var statement in then)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
+        }
+
+        var fences = new Dictionary<Guid, LinkFence>(machineIds.Length);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (eventOrderLock)
+        {
+            await reader.NextResultAsync(cancellationToken); // past the lock's result
+        }
+
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            fences[reader.GetGuid(0)] = new LinkFence(reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetInt64(2), reader.GetBoolean(3));
+        }
+
+        // The statements after the fence report their errors only when their results are read.
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+        }
+
+        return fences;
+    }
+
+    /// <summary>
+    /// The batch's fence: its stream must still own the machine, and the machine must not be revoked. Returns the
+    /// machine's committed inbound position.
+    /// </summary>
+    /// <remarks>
+    /// Read once per transaction, before the batch's work, and still true when it commits: the row stays locked until
+    /// then, so no other stream can claim the machine or move its position, and a revocation takes the event-order
+    /// lock, which a transaction storing events holds from its first statement. (A batch without events takes no
+    /// event-order lock, and a revocation committing while it runs is seen by the next batch, as before.)
+    /// </remarks>
+    private static long Admit(InboundBatch batch, Dictionary<Guid, LinkFence> fences)
+    {
+        if (!fences.TryGetValue(batch.Machine.Id, out var fence) || fence.ConnectionId != batch.ConnectionId)
+        {
+            throw new ConnectionReplacedException();
+        }
+
+        if (fence.Revoked)
+        {
+            // Revoked (perhaps through another replica, whose signal this one did not get): nothing more is stored.
+            throw new MachineRevokedException();
+        }
+
+        return fence.LastInboundSeq;
+    }
+
+    /// <summary>
+    /// One batch's work inside the caller's transaction (which holds the event-order lock when it has items), after
+    /// <see cref="Admit"/> returned <paramref name="committed"/>. <paramref name="then"/> goes in the same round trip as
+    /// the batch's last statements.
+    /// </summary>
+    private async Task<(BatchOutcome Outcome, IngestContext Context)> StoreAsync(
+        RelayDbContext db, InboundBatch batch, long committed, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
         var machine = batch.Machine;
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
-        long committed;
-        await using (var fence = new NpgsqlCommand(Fence, connection, tx))
-        {
-            fence.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
-            await using var reader = await fence.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != batch.ConnectionId)
-            {
-                throw new ConnectionReplacedException();
-            }
-
-            if (reader.GetBoolean(2))
-            {
-                // Revoked (perhaps through another replica, whose signal this one did not get): nothing more is stored.
-                throw new MachineRevokedException();
-            }
-
-            committed = reader.GetInt64(1);
-        }
-
         var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow());
         var highest = committed;
         foreach (var item in batch.Items)
@@ -154,12 +218,15 @@ internal sealed partial class InboundProcessor(
             await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
         }
 
-        await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], cancellationToken);
+        // Before the last round trip, which may already release the batch's savepoint (an observer that throws must
+        // still be able to roll the batch back).
         foreach (var observer in observers)
         {
             await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
         }
 
+        // The event rows, the position and the caller's next statements: one round trip.
+        await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], then, cancellationToken);
         return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context);
     }
 
@@ -199,7 +266,7 @@ internal sealed partial class InboundProcessor(
 }
 
 /// <summary>
-/// Sees each inbound batch just before its commit. For tests that must stop the broker between storing and
+/// Sees each inbound batch after its work and before its last statements (its event rows) and its commit. For tests that must stop the broker between storing and
 /// committing (ack-after-commit); nothing in production registers one.
 /// </summary>
 internal interface IInboundBatchObserver

@@ -63,6 +63,148 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Group_MiddleBatchBreaksADatabaseRuleInItsLastRoundTrip_RollsBackAloneAndTheOthersCommitTogether()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var hold = new HoldFirstBatch();
+        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        var queued = InMachineIdOrder(agents.Skip(1));
+        var (before, middle, after) = (queued[0], queued[1], queued[2]);
+        // The middle batch's event insert fails: the statement that shares its round trip with the RELEASE and the
+        // next SAVEPOINT, so the savepoint rollback and the next batch's start are what is tested.
+        var name = $"refuse_{middle.MachineId:N}";
+        await database.ExecuteAsync($"""
+            CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END $$;
+            CREATE TRIGGER {name} BEFORE INSERT ON events FOR EACH ROW
+                WHEN (NEW.machine_id = '{middle.MachineId}' AND NEW.kind = 'hook') EXECUTE FUNCTION {name}();
+            """, timeout.Token);
+        try
+        {
+            var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token);
+            foreach (var agent in queued)
+            {
+                await agent.WaitForAckAsync(seqs[agent], timeout.Token);
+            }
+
+            foreach (var stored in new[] { before, after })
+            {
+                (await AgentLinkHarness.EventsOfAsync(database, stored.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
+            }
+
+            hold.TransactionOf(before.MachineId).Should().Be(hold.TransactionOf(after.MachineId), "the batches around the failing one commit together");
+            var middleEvents = await AgentLinkHarness.EventsOfAsync(database, middle.MachineId, timeout.Token);
+            middleEvents.Should().NotContain(e => e.Kind == EventKind.Hook, "its batch was rolled back to its savepoint");
+            middleEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)seqs[middle], "its stream stored it as refused instead");
+            middle.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == seqs[middle]);
+            middle.Ended.IsCompleted.Should().BeFalse("a batch the database refused ends no stream");
+        }
+        finally
+        {
+            await database.ExecuteAsync($"DROP TRIGGER {name} ON events; DROP FUNCTION {name}();", CancellationToken.None);
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Group_FirstBatchsFenceFails_ThatStreamEndsAndTheRestAreStoredTogether()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var hold = new HoldFirstBatch();
+        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        var queued = InMachineIdOrder(agents.Skip(1));
+        var replaced = queued[0];
+        try
+        {
+            // Another stream (as on another replica) took the machine behind this broker's back: only the fences read at
+            // the start of the group can see it, and the savepoint taken with them serves the next batch.
+            var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token,
+                () => database.ExecuteAsync($"UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = '{replaced.MachineId}'", timeout.Token));
+            await queued[1].WaitForAckAsync(seqs[queued[1]], timeout.Token);
+            await queued[2].WaitForAckAsync(seqs[queued[2]], timeout.Token);
+            var ended = await replaced.Ended.WaitAsync(timeout.Token);
+
+            ended!.StatusCode.Should().Be(StatusCode.Aborted);
+            replaced.BrokerAck.Should().BeLessThan(seqs[replaced]);
+            (await AgentLinkHarness.EventsOfAsync(database, replaced.MachineId, timeout.Token)).Should().NotContain(e => e.Kind == EventKind.Hook);
+            foreach (var stored in queued.Skip(1))
+            {
+                (await AgentLinkHarness.EventsOfAsync(database, stored.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
+            }
+
+            hold.TransactionOf(queued[1].MachineId).Should().Be(hold.TransactionOf(queued[2].MachineId));
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Group_HooksOfKnownSessions_MoveTheSessionsItReadAtItsStart()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var hold = new HoldFirstBatch();
+        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
+        var queued = agents.Skip(1).ToList();
+        var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
+        try
+        {
+            foreach (var agent in queued)
+            {
+                // The stream learns its session's id: the group's hooks find it through the stream's cache.
+                evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
+                await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "Stop"));
+            }
+
+            hold.Arm();
+            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+            await hold.Reached.WaitAsync(timeout.Token);
+            var seqs = new Dictionary<SimulatedAgent, ulong>();
+            foreach (var agent in queued)
+            {
+                seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "UserPromptSubmit"), timeout.Token);
+            }
+
+            var processor = broker.Services.GetRequiredService<InboundProcessor>();
+            SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
+            hold.Release();
+            foreach (var agent in queued)
+            {
+                await agent.WaitForAckAsync(seqs[agent], timeout.Token);
+            }
+
+            hold.TransactionOf(queued[0].MachineId).Should().Be(hold.TransactionOf(queued[1].MachineId));
+            foreach (var agent in queued)
+            {
+                var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
+                sessions.Should().ContainSingle().Which.Status.Should().Be(Relay.Broker.Persistence.Entities.SessionStatus.Working);
+                (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Where(e => e.Kind == EventKind.Hook)
+                    .Should().HaveCount(2).And.OnlyContain(e => e.RelaySessionId == sessions[0].Id);
+            }
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task CompareAsPostgres_ManyUuids_SameOrderAsPostgreSql()
     {
         using var timeout = TestTimeout.Start();
@@ -82,6 +224,51 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         ids.Sort(InboundProcessor.CompareAsPostgres);
 
         ids.Should().Equal(sortedByPostgres, "the group commit must lock agent_link_state rows in the order the sweeper does");
+    }
+
+    private static async Task<List<SimulatedAgent>> ConnectAgentsAsync(TestDatabase database, TestBroker broker, int count, CancellationToken cancellationToken)
+    {
+        var agents = new List<SimulatedAgent>();
+        for (var i = 0; i < count; i++)
+        {
+            var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: cancellationToken);
+            agents.Add(agent);
+            await agent.ConnectAsync(broker, cancellationToken);
+        }
+
+        return agents;
+    }
+
+    /// <summary>The order in which a group stores the agents' batches.</summary>
+    private static List<SimulatedAgent> InMachineIdOrder(IEnumerable<SimulatedAgent> agents) =>
+        agents.OrderBy(a => a.MachineId, Comparer<Guid>.Create(InboundProcessor.CompareAsPostgres)).ToList();
+
+    /// <summary>
+    /// Holds <paramref name="holder"/>'s batch in its transaction, runs <paramref name="meanwhile"/>, has each of
+    /// <paramref name="queued"/> send a hook, waits until their batches queue, and lets the held one commit: the queued
+    /// batches are then stored by one group. Returns the seq each queued agent sent.
+    /// </summary>
+    private static async Task<Dictionary<SimulatedAgent, ulong>> QueueBehindAHeldBatchAsync(
+        TestBroker broker, HoldFirstBatch hold, SimulatedAgent holder, List<SimulatedAgent> queued, CancellationToken cancellationToken, Func<Task>? meanwhile = null)
+    {
+        hold.Arm();
+        await holder.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), cancellationToken);
+        await hold.Reached.WaitAsync(cancellationToken);
+        if (meanwhile is not null)
+        {
+            await meanwhile();
+        }
+
+        var seqs = new Dictionary<SimulatedAgent, ulong>();
+        foreach (var agent in queued)
+        {
+            seqs[agent] = await agent.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), cancellationToken);
+        }
+
+        var processor = broker.Services.GetRequiredService<InboundProcessor>();
+        SpinWait.SpinUntil(() => processor.PendingBatches == queued.Count, TimeSpan.FromSeconds(30)).Should().BeTrue("the batches queue behind the held one");
+        hold.Release();
+        return seqs;
     }
 
     /// <summary>Holds the first batch after <see cref="Arm"/> just before its commit, until <see cref="Release"/>.</summary>

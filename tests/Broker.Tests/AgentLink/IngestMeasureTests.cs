@@ -35,6 +35,8 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
 
         var latencies = new List<double>();
         var notCommittedAtAck = new List<string>();
+        using var counts = new IngestCounts();
+        var checks = 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(agents.Select(agent => Task.Run(async () =>
         {
@@ -51,11 +53,13 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
                     await agent.WaitForAckAsync(seq, timeout.Token);
                     local.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
                     await CheckCommittedAsync(database, agent, seq, notCommittedAtAck, timeout.Token);
+                    Interlocked.Increment(ref checks);
                 }
             }
 
             await agent.WaitForAckAsync((ulong)eventsPerAgent, timeout.Token);
             await CheckCommittedAsync(database, agent, (ulong)eventsPerAgent, notCommittedAtAck, timeout.Token);
+            Interlocked.Increment(ref checks);
             lock (latencies)
             {
                 latencies.AddRange(local);
@@ -68,6 +72,11 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
         output.WriteLine($"ingest, {MeasureLoad.Mode}: {agentCount} agents x {eventsPerAgent} hook events = {total} in {clock.Elapsed.TotalSeconds:F2} s: " +
                          $"{total / clock.Elapsed.TotalSeconds:F0} events/s committed and acked");
         output.WriteLine($"ack latency (sampled, n={latencies.Count}): p50 {latencies[latencies.Count / 2]:F1} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} ms, max {latencies[^1]:F1} ms");
+        // The test's own checks are one command each; COMMITs are not counted by Npgsql's metric.
+        var (commands, batches, batchSeconds) = counts.Read();
+        commands -= Volatile.Read(ref checks);
+        output.WriteLine($"database: {batches} batches stored ({(double)total / Math.Max(1, batches):F1} events each), {commands} commands besides COMMIT " +
+                         $"({(double)commands / Math.Max(1, batches):F2} per batch), {1000 * batchSeconds / Math.Max(1, batches):F2} ms per batch's transaction on average");
         notCommittedAtAck.Should().BeEmpty("the broker acks only after the transaction that stored the events committed");
         var machineIds = agents.Select(a => a.MachineId).ToArray();
         await using (var command = database.DataSource.CreateCommand(
@@ -127,4 +136,52 @@ public sealed class IngestMeasureTests(PostgresFixture postgres, ITestOutputHelp
             }
         }
     }
+}
+
+/// <summary>
+/// Counts, in this process, the database commands Npgsql executes (each one round trip; COMMIT is not among them) and
+/// the inbound batches the broker stores with the time of their transactions.
+/// </summary>
+internal sealed class IngestCounts : IDisposable
+{
+    private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+    private long _commands;
+    private long _batches;
+    private double _batchSeconds;
+
+    public IngestCounts()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Name is "db.client.operation.duration" or "relay.broker.ingest.batch.duration")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "db.client.operation.duration")
+            {
+                Interlocked.Increment(ref _commands);
+                return;
+            }
+
+            lock (_listener)
+            {
+                _batches++;
+                _batchSeconds += value;
+            }
+        });
+        _listener.Start();
+    }
+
+    public (long Commands, long Batches, double BatchSeconds) Read()
+    {
+        lock (_listener)
+        {
+            return (Interlocked.Read(ref _commands), _batches, _batchSeconds);
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
 }

@@ -10,7 +10,7 @@ namespace Relay.Broker.Persistence.Ingest;
 /// </summary>
 /// <remarks>
 /// One <c>INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING RETURNING</c>, sent in one round trip with the
-/// event-order lock (<see cref="EventOrderLockKey"/>): a single plan whatever the batch size. Measured faster here than binary COPY into a temp table followed by
+/// event-order lock (<see cref="EventOrderLockKey"/>) and the position upsert: a single plan whatever the batch size. Measured faster here than binary COPY into a temp table followed by
 /// <c>INSERT … SELECT … ON CONFLICT</c> (COPY itself cannot skip conflicts), see docs/design/events-partitioning.md.
 /// The agent may be acked for a batch only after <see cref="WriteAsync(IReadOnlyList{IngestEvent}, IReadOnlyList{InboundPosition}, CancellationToken)"/>
 /// returned: it returns after COMMIT.
@@ -74,29 +74,71 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
     }
 
     /// <summary>The same inside a caller's transaction, for callers that store more in it; the caller commits.</summary>
+    public Task<IReadOnlyList<IngestedEvent>> WriteAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        IReadOnlyList<IngestEvent> events,
+        IReadOnlyList<InboundPosition> positions,
+        CancellationToken cancellationToken = default) =>
+        WriteAsync(connection, transaction, events, positions, then: [], cancellationToken);
+
+    /// <summary>
+    /// The same, followed in the same round trip by <paramref name="then"/>: statements without parameters or results
+    /// whose outcome the caller does not need before they run (the group commit's RELEASE and next SAVEPOINT). The
+    /// statements run in order and stop at the first error, which this throws; what ran before it stays in the
+    /// transaction (so a failed insert leaves the caller's savepoint in place to roll back to).
+    /// </summary>
     public async Task<IReadOnlyList<IngestedEvent>> WriteAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         IReadOnlyList<IngestEvent> events,
         IReadOnlyList<InboundPosition> positions,
+        IReadOnlyList<string> then,
         CancellationToken cancellationToken = default)
     {
-        var now = timeProvider.GetUtcNow();
-        var stored = events.Count == 0 ? [] : await InsertEventsAsync(connection, transaction, events, now, cancellationToken);
-        if (positions.Count > 0)
+        if (events.Count == 0 && positions.Count == 0 && then.Count == 0)
         {
-            await UpsertPositionsAsync(connection, transaction, positions, now, cancellationToken);
+            return [];
         }
 
+        var now = timeProvider.GetUtcNow();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var firstIndex = events.Count == 0 ? null : AddInsert(batch, events, now);
+        if (positions.Count > 0)
+        {
+            AddUpsert(batch, positions, now);
+        }
+
+        foreach (var statement in then)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
+        }
+
+        var stored = new List<IngestedEvent>();
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (firstIndex is not null)
+        {
+            await reader.NextResultAsync(cancellationToken); // past the lock's result
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var eventId = reader.GetInt64(0);
+                var machineId = reader.GetGuid(1);
+                var agentEventId = reader.GetGuid(2);
+                stored.Add(new IngestedEvent(firstIndex[(machineId, agentEventId)], machineId, agentEventId, eventId));
+            }
+        }
+
+        // The statements after the insert report their errors only when their results are read.
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+        }
+
+        stored.Sort((a, b) => a.Index.CompareTo(b.Index));
         return stored;
     }
 
-    private static async Task<IReadOnlyList<IngestedEvent>> InsertEventsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        IReadOnlyList<IngestEvent> events,
-        DateTimeOffset receivedAt,
-        CancellationToken cancellationToken)
+    /// <summary>The event-order lock and the insert; returns where each (machine, agent event id) first occurs.</summary>
+    private static Dictionary<(Guid, Guid), int> AddInsert(NpgsqlBatch batch, IReadOnlyList<IngestEvent> events, DateTimeOffset receivedAt)
     {
         var count = events.Count;
         var machineIds = new Guid[count];
@@ -127,7 +169,6 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
             firstIndex.TryAdd((e.MachineId, e.AgentEventId), i);
         }
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
         {
             Parameters = { new NpgsqlParameter<long> { TypedValue = EventOrderLockKey } },
@@ -149,28 +190,10 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
                 new NpgsqlParameter<DateTimeOffset> { TypedValue = receivedAt.ToUniversalTime() },
             },
         });
-
-        var stored = new List<IngestedEvent>();
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken); // past the lock's result
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var eventId = reader.GetInt64(0);
-            var machineId = reader.GetGuid(1);
-            var agentEventId = reader.GetGuid(2);
-            stored.Add(new IngestedEvent(firstIndex[(machineId, agentEventId)], machineId, agentEventId, eventId));
-        }
-
-        stored.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return stored;
+        return firstIndex;
     }
 
-    private static async Task UpsertPositionsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        IReadOnlyList<InboundPosition> positions,
-        DateTimeOffset now,
-        CancellationToken cancellationToken)
+    private static void AddUpsert(NpgsqlBatch batch, IReadOnlyList<InboundPosition> positions, DateTimeOffset now)
     {
         // ON CONFLICT DO UPDATE may touch a row once per statement: one position per machine.
         var highest = positions
@@ -178,7 +201,7 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
             .Select(g => (MachineId: g.Key, Seq: g.Max(p => p.Seq)))
             .ToList();
 
-        await using var command = new NpgsqlCommand(UpsertInboundPositions, connection, transaction)
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(UpsertInboundPositions)
         {
             Parameters =
             {
@@ -186,7 +209,6 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
                 new NpgsqlParameter<long[]> { TypedValue = highest.Select(p => p.Seq).ToArray() },
                 new NpgsqlParameter<DateTimeOffset> { TypedValue = now.ToUniversalTime() },
             },
-        };
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        });
     }
 }
