@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Relay.Grpc;
@@ -130,11 +131,15 @@ internal sealed partial class AgentConnection
         var token = _stop.Token;
         try
         {
+            long? carried = null;
+            long carriedSince = 0;
             while (await reader.WaitToReadAsync(token))
             {
                 // Under load, what arrives while this stream waits for its batch's group commit joins its next batch.
                 var batch = new List<InboundItem>();
-                long? ack = null;
+                long? ack = carried;
+                var continuing = carried is not null;
+                carried = null;
                 while (batch.Count < _services.Options.MaxBatchMessages && reader.TryRead(out var item))
                 {
                     var message = item.Message;
@@ -176,7 +181,23 @@ internal sealed partial class AgentConnection
                 BatchOutcome outcome;
                 if (batch.Count == 0)
                 {
-                    // An ack alone is a transaction of its own (no event-order lock): bounded like handshakes, so that
+                    // An ack alone opens the agent's window now; recording it waits a moment for the batch that usually
+                    // follows (a prompt's receipt follows its delivery's ack) and rides in its transaction.
+                    OpenWindow(ack!.Value);
+                    if (!continuing)
+                    {
+                        carriedSince = _services.Time.GetTimestamp();
+                    }
+
+                    // Bounded overall: heartbeats or more acks alone arriving meanwhile do not keep it waiting.
+                    var linger = continuing ? _services.Options.AckLinger - _services.Time.GetElapsedTime(carriedSince) : _services.Options.AckLinger;
+                    if (await MoreSoonAsync(reader, linger, token))
+                    {
+                        carried = ack;
+                        continue;
+                    }
+
+                    // Alone after all: a transaction of its own (no event-order lock), bounded like handshakes, so that
                     // thousands of streams acking at once do not empty the connection pool.
                     using var slot = await _services.IngestGate.EnterAsync(token);
                     outcome = await StoreAsync(batch, ack, token);
@@ -235,10 +256,39 @@ internal sealed partial class AgentConnection
             _services.Signals.Publish(topic);
         }
 
-        if (ack is { } acked && acked > Volatile.Read(ref _ackedBrokerSeq))
+        if (ack is { } acked)
+        {
+            OpenWindow(acked);
+        }
+    }
+
+    /// <summary>The agent acknowledged broker messages up to <paramref name="acked"/>: room in its window.</summary>
+    private void OpenWindow(long acked)
+    {
+        if (acked > Volatile.Read(ref _ackedBrokerSeq))
         {
             Volatile.Write(ref _ackedBrokerSeq, acked);
             WakeDelivery();
+        }
+    }
+
+    /// <summary>Whether more arrives on the stream within <paramref name="linger"/>.</summary>
+    private async Task<bool> MoreSoonAsync(ChannelReader<InboundItem> reader, TimeSpan linger, CancellationToken token)
+    {
+        if (linger <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        using var soon = new CancellationTokenSource(linger, _services.Time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(token, soon.Token);
+        try
+        {
+            return await reader.WaitToReadAsync(either.Token);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -29,6 +29,14 @@ internal sealed class AgentLinkOptions
     /// </summary>
     public int OutboundQueueCapacity { get; set; } = 1024;
 
+    /// <summary>
+    /// How long an agent's Ack that arrives alone waits to be recorded with the next batch of its stream (a prompt's
+    /// delivery ack is followed by its receipt) instead of in a transaction of its own. The agent's window opens at
+    /// once either way; what waits is deleting the acknowledged outbox rows, which a reconnect does from the agent's
+    /// position anyway. Zero records every Ack at once. Default 50 ms.
+    /// </summary>
+    public TimeSpan AckLinger { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Most sequenced messages stored in one transaction (and acked with one Ack). Default 256.</summary>
     public int MaxBatchMessages { get; set; } = 256;
 

@@ -13,6 +13,7 @@ internal sealed class AgentLinkOptionsValidator : IValidateOptions<AgentLinkOpti
         Between(failures, nameof(options.LeaseDuration), options.LeaseDuration, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         Between(failures, nameof(options.ShutdownRetryAfter), options.ShutdownRetryAfter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         Between(failures, nameof(options.DrainTimeout), options.DrainTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Between(failures, nameof(options.AckLinger), options.AckLinger, TimeSpan.Zero, TimeSpan.FromSeconds(10));
         if (options.PeerTimeout <= options.HeartbeatInterval)
         {
             failures.Add($"AgentLink:PeerTimeout ({options.PeerTimeout}) must be longer than AgentLink:HeartbeatInterval ({options.HeartbeatInterval}); three intervals is usual.");
