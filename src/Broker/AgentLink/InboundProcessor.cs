@@ -183,6 +183,11 @@ internal sealed partial class InboundProcessor(
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow());
+        if (batch.RejectAll is null)
+        {
+            await DeliveryInbound.PrefetchAsync(context, batch.Items.Where(i => (long)i.Message.Seq > committed && i.RejectReason is null).Select(i => i.Message), cancellationToken);
+        }
+
         var highest = committed;
         foreach (var item in batch.Items)
         {

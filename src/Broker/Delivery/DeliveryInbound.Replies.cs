@@ -24,7 +24,10 @@ internal sealed partial class DeliveryInbound
         var session = await sessions.ResolveAsync(context, evidence, new SessionReconciler.Hint(), cancellationToken);
         var at = reply.CreatedAt?.ToDateTimeOffset() ?? context.Now;
         SessionReconciler.Touch(context, session, at);
-        if (await context.Db.Replies.FindAsync([replyId], cancellationToken) is not null)
+        var stored = context.StoredReplies is { } known
+            ? !known.Add(replyId)
+            : await context.Db.Replies.FindAsync([replyId], cancellationToken) is not null;
+        if (stored)
         {
             return; // A retransmission the seq check could not catch (a new spool epoch): stored once.
         }

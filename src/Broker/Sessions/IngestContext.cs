@@ -34,6 +34,12 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
     /// <summary>Prompts this batch marked delivered: time from creation to delivery, and the path (for metrics after commit).</summary>
     public List<(TimeSpan Latency, string Path)> Deliveries { get; } = [];
 
+    /// <summary>
+    /// When prefetched (DeliveryInbound.PrefetchAsync): the ids of the batch's replies already stored, plus those this
+    /// batch stores; null means look each one up.
+    /// </summary>
+    public HashSet<Guid>? StoredReplies { get; set; }
+
     /// <summary>Unsequenced messages for the agent, sent after the commit.</summary>
     public List<BrokerMessage> Replies { get; } = [];
 

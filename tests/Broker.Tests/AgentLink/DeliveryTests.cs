@@ -46,6 +46,34 @@ public sealed class DeliveryTests(PostgresFixture postgres) : ConnectedAgentTest
     }
 
     [Fact]
+    public async Task Replies_SeveralInOneBatchOneRepeated_EachStoredOnceAndLinked()
+    {
+        var (session, claudeId) = await StartSessionAsync(Agent, pid: 40);
+        var first = await QueuePromptAsync(session, "first");
+        var second = await QueuePromptAsync(session, "second");
+        await Agent.NextAsync(m => m.PromptDelivery?.PromptId == second.Id.ToString("D"), Token);
+        var (replyA, replyB) = (Guid.NewGuid(), Guid.NewGuid());
+        AgentMessage Reply(Guid id, Db.Prompt to, string text) =>
+            new() { Reply = new SessionReply { ReplyId = id.ToString("D"), Session = Evidence(claudeId), InReplyTo = to.Id.ToString("D"), Text = text, Source = Protocol.V1.ReplySource.ReplyTool } };
+
+        // One write, so the broker stores them in one batch (the case it prefetches prompts and known replies for).
+        await AgentLinkHarness.SendAndCommitAsync(Agent, Token,
+            new AgentMessage { PromptReceipt = new PromptReceipt { PromptId = first.Id.ToString("D"), Status = Protocol.V1.PromptStatus.Delivered, DeliveryPath = Protocol.V1.DeliveryPath.Channel, Session = Evidence(claudeId) } },
+            Reply(replyA, first, "one"),
+            Reply(replyA, first, "one again"),
+            Reply(replyB, second, "two"));
+        await AgentLinkHarness.SendAndCommitAsync(Agent, Token, Reply(replyB, second, "two, after a new spool epoch"));
+
+        await using var db = Database.CreateContext();
+        var replies = await db.Replies.AsNoTracking().Where(r => r.RelaySessionId == session.Id).ToListAsync(Token);
+        replies.Select(r => r.Id).Should().BeEquivalentTo([replyA, replyB]);
+        replies.Single(r => r.Id == replyA).Text.Should().Be("one");
+        replies.Single(r => r.Id == replyB).PromptId.Should().Be(second.Id);
+        (await PromptAsync(first.Id)).Should().Match<Db.Prompt>(p => p.Status == Db.PromptStatus.Replied && p.DeliveryPath == Db.DeliveryPath.Channel);
+        (await PromptAsync(second.Id)).Status.Should().Be(Db.PromptStatus.Replied);
+    }
+
+    [Fact]
     public async Task UnackedPrompt_RedeliveredAfterReconnect_WithTheSameSeq()
     {
         var (session, _) = await StartSessionAsync(Agent, pid: 2);
