@@ -19,11 +19,7 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4242), SessionStartSource.Startup));
-        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
-        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+        var (claudeId, selector, session) = await StartSessionAsync(env, agent, pid: 4242, timeout.Token);
         using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector, Kinds = { EventKind.PromptCreated, EventKind.PromptUpdated, EventKind.Reply } }, SteeringEnv.Call(timeout.Token)));
         await watch.NextAsync(timeout.Token);
         var promptId = Guid.NewGuid().ToString();
@@ -52,11 +48,7 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4244), SessionStartSource.Startup));
-        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
-        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+        var (claudeId, selector, session) = await StartSessionAsync(env, agent, pid: 4244, timeout.Token);
 
         var first = await env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "first" }, SteeringEnv.Call(timeout.Token));
         var second = await env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "second" }, SteeringEnv.Call(timeout.Token));
@@ -86,11 +78,7 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<PromptEndToEndTests>(postgres, cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4245), SessionStartSource.Startup));
-        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
-        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(timeout.Token))).Session;
+        var (claudeId, selector, session) = await StartSessionAsync(env, agent, pid: 4245, timeout.Token);
         // A prompt whose signal was lost (stored by another replica, say): the next writer's fill must take it too, first.
         var older = Guid.NewGuid();
         await using (var db = env.Database.CreateContext())
@@ -176,5 +164,17 @@ public sealed class PromptEndToEndTests(PostgresFixture postgres, ITestOutputHel
             new AgentMessage { PromptReceipt = new PromptReceipt { PromptId = delivery.PromptId, Status = PromptStatus.Delivered, DeliveryPath = DeliveryPath.Channel, Session = Evidence(claudeId) } },
             new AgentMessage { Reply = new SessionReply { ReplyId = Guid.NewGuid().ToString(), Session = Evidence(claudeId), InReplyTo = delivery.PromptId, Text = text, Source = ReplySource.ReplyTool } });
         return delivery;
+    }
+
+    /// <summary>Connects <paramref name="agent"/> and starts a Claude session on its machine, as the operator sees it.</summary>
+    private static async Task<(Guid ClaudeId, SessionSelector Selector, Session Session)> StartSessionAsync(
+        SteeringEnv env, SimulatedAgent agent, int pid, CancellationToken cancellationToken)
+    {
+        await agent.ConnectAsync(env.Broker, cancellationToken);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: pid), SessionStartSource.Startup));
+        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var session = (await env.Viewer.GetSessionAsync(new GetSessionRequest { Session = selector }, SteeringEnv.Call(cancellationToken))).Session;
+        return (claudeId, selector, session);
     }
 }
