@@ -24,7 +24,7 @@ internal sealed class ApprovalDecider(
     TimelineWriter timeline,
     BrokerSignals signals,
     TimeProvider timeProvider,
-    LiveStreamFill? liveStreams = null)
+    LiveStreamFill liveStreams)
 {
     public async Task<Pb.Approval> DecideAsync(Caller caller, Pb.DecideApprovalRequest request, CancellationToken cancellationToken)
     {
@@ -91,20 +91,13 @@ internal sealed class ApprovalDecider(
                 [new TimelineEntry(row.MachineId, approval.RelaySessionId, TimelineKinds.ApprovalResolved, Guid.NewGuid(), now, ProtoJson.Format(message))],
                 cancellationToken);
             // The machine's stream is here: the verdict is numbered for it now and goes out on commit.
-            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(row.MachineId, row.MachineName), cancellationToken);
+            filled = await liveStreams.FillAsync(db, new MachineIdentity(row.MachineId, row.MachineName), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Approval(id.ToString("D")));
-        if (liveStreams is null)
-        {
-            signals.Publish(BrokerSignals.MachineOutbound(decided.MachineId.ToString("D")));
-        }
-        else
-        {
-            liveStreams.AfterCommit(filled, decided.MachineId);
-        }
+        liveStreams.AfterCommit(filled, decided.MachineId);
         return (await reader.GetManyAsync([id], cancellationToken))[id];
     }
 

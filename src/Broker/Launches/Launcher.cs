@@ -35,7 +35,7 @@ internal sealed class Launcher(
     IOptions<LaunchOptions> options,
     IOptions<PromptOptions> promptOptions,
     TimeProvider timeProvider,
-    LiveStreamFill? liveStreams = null)
+    LiveStreamFill liveStreams)
 {
     public async Task<Pb.LaunchSessionResponse> LaunchAsync(Caller caller, Pb.LaunchSessionRequest request, CancellationToken cancellationToken)
     {
@@ -155,7 +155,7 @@ internal sealed class Launcher(
             await db.SaveChangesAsync(cancellationToken);
             await timeline.AppendAsync(db, Entries(rows, plan, now), cancellationToken);
             // The machine's stream is here: the launch request is numbered for it now and goes out on commit.
-            filled = liveStreams is null ? null : await liveStreams.FillAsync(db, new MachineIdentity(plan.Machine.Id, plan.Machine.Name), cancellationToken);
+            filled = await liveStreams.FillAsync(db, new MachineIdentity(plan.Machine.Id, plan.Machine.Name), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
@@ -170,14 +170,7 @@ internal sealed class Launcher(
 
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Launch(plan.Id.ToString("D")));
-        if (liveStreams is null)
-        {
-            signals.Publish(BrokerSignals.MachineOutbound(plan.Machine.Id.ToString("D")));
-        }
-        else
-        {
-            liveStreams.AfterCommit(filled, plan.Machine.Id);
-        }
+        liveStreams.AfterCommit(filled, plan.Machine.Id);
         if (rows.Prompt is not null)
         {
             signals.Publish(BrokerSignals.Prompt(rows.Prompt.Id.ToString("D")));

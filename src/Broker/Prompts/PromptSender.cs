@@ -35,7 +35,7 @@ internal sealed partial class PromptSender(
     IOptions<PromptOptions> options,
     TimeProvider timeProvider,
     ILogger<PromptSender> logger,
-    LiveStreamFill? liveStreams = null)
+    LiveStreamFill liveStreams)
 {
     public async Task<Pb.SendPromptResponse> SendAsync(Caller caller, Pb.SendPromptRequest request, CancellationToken cancellationToken)
     {
@@ -197,16 +197,8 @@ internal sealed partial class PromptSender(
             // The machine's stream is here: the prompt is numbered for it now (→ SENT), in the same round trip as the
             // lock and the entry, and goes out on commit.
             List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
-            if (liveStreams is null)
-            {
-                await timeline.LockAndAppendAsync(db, created, cancellationToken);
-                filled = null;
-            }
-            else
-            {
-                filled = await liveStreams.FillAsync(
-                    db, new MachineIdentity(session.MachineId, session.MachineName), timeline.LockAndAppendCommands(created), prompt, cancellationToken);
-            }
+            filled = await liveStreams.FillAsync(
+                db, new MachineIdentity(session.MachineId, session.MachineName), timeline.LockAndAppendCommands(created), prompt, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
@@ -224,14 +216,7 @@ internal sealed partial class PromptSender(
         }
 
         PromptLog.Queued(logger, promptId, session.Id, caller.DisplayName);
-        if (liveStreams is null)
-        {
-            signals.Publish(BrokerSignals.MachineOutbound(session.MachineId.ToString("D")));
-        }
-        else
-        {
-            liveStreams.AfterCommit(filled, session.MachineId);
-        }
+        liveStreams.AfterCommit(filled, session.MachineId);
 
         signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Prompt(promptId.ToString("D")));

@@ -15,7 +15,7 @@ namespace Relay.Broker.Watch.Timeline;
 /// takes the same event-order lock and then touches prompts, approvals and sessions, so taking it late, after our own
 /// row locks, could deadlock with it. The exception is a writer that, before the lock, only inserts new rows: nobody
 /// can wait for a row nobody else sees, and the key-share locks its foreign keys take conflict only with deletes and
-/// key updates, which no holder of the lock does. SendPrompt is such a writer (<see cref="LockAndAppendAsync"/>), and
+/// key updates, which no holder of the lock does. SendPrompt is such a writer (<see cref="LockAndAppendCommands"/>), and
 /// it matters there: every transaction holding the lock makes the others wait, and prompts come in bursts.
 /// </remarks>
 internal sealed class TimelineWriter(TimeProvider timeProvider)
@@ -40,19 +40,38 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
     }
 
     /// <summary>Appends the entries; returns their positions (an entry already stored under its id is skipped).</summary>
-    public Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken) =>
-        AppendAsync(db, entries, lockFirst: false, cancellationToken);
+    public async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in Commands(entries, lockFirst: false, timeProvider.GetUtcNow().ToUniversalTime()))
+        {
+            batch.BatchCommands.Add(command);
+        }
 
-    /// <summary>
-    /// Takes the event-order lock and appends the entries in one round trip: for a writer whose rows cannot be waited
-    /// for by a holder of the lock (new rows only), so that it holds the lock for as short a time as possible.
-    /// </summary>
-    public Task<List<long>> LockAndAppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken) =>
-        AppendAsync(db, entries, lockFirst: true, cancellationToken);
+        var positions = new List<long>(entries.Count);
+        if (batch.BatchCommands.Count == 0)
+        {
+            return positions;
+        }
+
+        // One result per entry: its id, or no row when the entry was stored before.
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        do
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                positions.Add(reader.GetInt64(0));
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken));
+
+        return positions;
+    }
 
     /// <summary>
     /// The event-order lock and the entries as batch commands, for a caller that sends them together with more of its own
-    /// work in one round trip (see <see cref="LockAndAppendAsync"/> for when a writer may take the lock this late).
+    /// work in one round trip (see the remarks on this class for when a writer may take the lock this late).
     /// </summary>
     public List<NpgsqlBatchCommand> LockAndAppendCommands(IReadOnlyList<TimelineEntry> entries) =>
         Commands(entries, lockFirst: true, timeProvider.GetUtcNow().ToUniversalTime());
@@ -86,40 +105,6 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
         }
 
         return commands;
-    }
-
-    private async Task<List<long>> AppendAsync(RelayDbContext db, IReadOnlyList<TimelineEntry> entries, bool lockFirst, CancellationToken cancellationToken)
-    {
-        var (connection, transaction) = Current(db);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var command in Commands(entries, lockFirst, timeProvider.GetUtcNow().ToUniversalTime()))
-        {
-            batch.BatchCommands.Add(command);
-        }
-
-        var positions = new List<long>(entries.Count);
-        if (batch.BatchCommands.Count == 0)
-        {
-            return positions;
-        }
-
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (lockFirst)
-        {
-            await reader.NextResultAsync(cancellationToken);
-        }
-
-        // One result per entry: its id, or no row when the entry was stored before.
-        do
-        {
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                positions.Add(reader.GetInt64(0));
-            }
-        }
-        while (await reader.NextResultAsync(cancellationToken));
-
-        return positions;
     }
 
     /// <summary>The connection and transaction of <paramref name="db"/>, for hand-written SQL in the same unit of work.</summary>
