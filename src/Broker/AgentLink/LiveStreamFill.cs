@@ -14,7 +14,7 @@ namespace Relay.Broker.AgentLink;
 /// own (which waits for the same event-order lock). Otherwise, or when the stream no longer owns the machine, the
 /// writer's MachineOutbound signal leaves the work to whichever stream owns it, as before.
 /// </summary>
-internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFiller filler, BrokerSignals signals)
+internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFiller filler, TimelineWriter timeline, BrokerSignals signals)
 {
     /// <summary>
     /// Inside the writer's transaction, after its work is saved and while it holds the event-order lock: numbers what is
@@ -49,6 +49,24 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// For a writer that just stored <paramref name="prompt"/>: appends <paramref name="entries"/> (taking the event-order
+    /// lock) and, when the machine's stream is here, numbers the prompt for it. When the prompt is all the machine has
+    /// queued, the lock is taken only in the last round trip before the writer's COMMIT (OutboxFiller.FillJustQueuedAsync);
+    /// otherwise first, as for any fill.
+    /// </summary>
+    public async Task<PendingFill?> FillJustQueuedAsync(
+        RelayDbContext db, MachineIdentity machine, IReadOnlyList<TimelineEntry> entries, Prompt prompt, CancellationToken cancellationToken)
+    {
+        if (registry.Find(machine.Id) is { } connection
+            && await filler.FillJustQueuedAsync(db, machine, connection.Id, prompt, entries, cancellationToken) is { } result)
+        {
+            return new PendingFill(connection, machine, result);
+        }
+
+        return await FillAsync(db, machine, timeline.LockAndAppendCommands(entries), prompt, cancellationToken);
     }
 
     /// <summary>Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner.</summary>

@@ -8,6 +8,7 @@ using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
+using Relay.Broker.Watch.Timeline;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
@@ -25,6 +26,7 @@ internal sealed partial class OutboxFiller(
     IDbContextFactory<RelayDbContext> databases,
     NpgsqlDataSource dataSource,
     EventIngestWriter events,
+    TimelineWriter timeline,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     ILogger<OutboxFiller> logger)

@@ -28,7 +28,6 @@ internal sealed partial class PromptSender(
     IDbContextFactory<RelayDbContext> dbFactory,
     PolicyEvaluator policy,
     AuditLog audit,
-    TimelineWriter timeline,
     PromptWaiter waiter,
     PromptSendGate gate,
     BrokerSignals signals,
@@ -193,12 +192,12 @@ internal sealed partial class PromptSender(
             await db.SaveChangesAsync(cancellationToken);
 
             // The event-order lock only now, with the entry: so far this transaction wrote new rows (and took key-share
-            // locks for their foreign keys), which no holder of the lock can be waiting for (see TimelineWriter).
-            // The machine's stream is here: the prompt is numbered for it now (→ SENT), in the same round trip as the
-            // lock and the entry, and goes out on commit.
+            // locks for their foreign keys), which no holder of the lock can be waiting for (see TimelineWriter). When
+            // the machine's stream is here, the prompt is numbered for it now (→ SENT) and goes out on commit; if it is
+            // all the machine has queued, the lock comes only in the round trip before COMMIT.
             List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
-            filled = await liveStreams.FillAsync(
-                db, new MachineIdentity(session.MachineId, session.MachineName), timeline.LockAndAppendCommands(created), prompt, cancellationToken);
+            filled = await liveStreams.FillJustQueuedAsync(
+                db, new MachineIdentity(session.MachineId, session.MachineName), created, prompt, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })

@@ -1,0 +1,129 @@
+using Npgsql;
+using Relay.Broker.Persistence;
+using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Sessions;
+using Relay.Broker.Watch.Timeline;
+using Relay.Protocol.V1;
+using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+using Prompt = Relay.Broker.Persistence.Entities.Prompt;
+using PromptStatus = Relay.Broker.Persistence.Entities.PromptStatus;
+
+namespace Relay.Broker.Delivery;
+
+internal sealed partial class OutboxFiller
+{
+    // The stream's row, locked, only while connectionId owns the machine.
+    private const string LockOwnedState = "SELECT last_outbound_seq FROM agent_link_state WHERE machine_id = $1 AND connection_id = $2 FOR UPDATE";
+
+    // Number, for the owner only. Runs after LockOwnedState in the same round trip, so its snapshot is taken with the row
+    // already locked: no other numbering of this machine can be in flight or commit under it.
+    private const string NumberOwned = """
+        WITH st AS (
+            SELECT last_outbound_seq FROM agent_link_state WHERE machine_id = $1 AND connection_id = $2),
+        todo AS (
+            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox
+            WHERE machine_id = $1 AND seq IS NULL AND EXISTS (SELECT 1 FROM st)),
+        numbered AS (
+            UPDATE agent_outbox o SET seq = st.last_outbound_seq + todo.n FROM todo, st WHERE o.id = todo.id
+            RETURNING o.seq, o.payload),
+        advanced AS (
+            UPDATE agent_link_state SET last_outbound_seq = (SELECT max(seq) FROM numbered), updated_at = $3
+            WHERE machine_id = $1 AND EXISTS (SELECT 1 FROM numbered))
+        SELECT seq, payload FROM numbered ORDER BY seq
+        """;
+
+    /// <summary>
+    /// The fill of a writer that just queued <paramref name="prompt"/> (uncommitted) for a machine whose stream is on this
+    /// replica, when that prompt is all the machine has queued besides unnumbered outbox rows. It marks the prompt SENT
+    /// and adds its outbox row before taking the event-order lock, then sends the lock, <paramref name="entries"/>, the
+    /// prompt's SENT entry, the stream's row lock and the numbering in one round trip: the caller's COMMIT is all that
+    /// follows under the lock. Returns null, having changed nothing, when anything else is queued (the caller then fills
+    /// with <see cref="FillWithinAsync"/>, which takes the lock first).
+    /// </summary>
+    /// <remarks>
+    /// Until the last round trip this transaction holds only rows nobody else can see (the prompt, its audit and outbox
+    /// rows) and key-share locks, so nobody holding the event-order lock can be waiting for it (see TimelineWriter); it
+    /// locks the stream's agent_link_state row only after the lock, in the order every lock holder takes them. If the
+    /// stream lost the machine meanwhile, nothing is numbered: the prompt stays SENT with an unnumbered outbox row, which
+    /// the machine's next fill (the new owner's, signalled after commit, or the next stream's at its handshake) numbers.
+    /// </remarks>
+    public async Task<FillResult?> FillJustQueuedAsync(
+        RelayDbContext db, MachineIdentity machine, Guid connectionId, Prompt prompt, IReadOnlyList<TimelineEntry> entries,
+        CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = TimelineWriter.Current(db);
+        PendingWork pending;
+        long queuedPrompts;
+        Guid? claude = null;
+        await using (var look = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
+                new NpgsqlBatchCommand(CurrentClaude) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = prompt.RelaySessionId } } },
+            },
+        })
+        {
+            await using var reader = await look.ExecuteReaderAsync(cancellationToken);
+            (pending, queuedPrompts) = await ReadPendingAsync(reader, cancellationToken);
+            if (await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+            {
+                claude = reader.GetGuid(0);
+            }
+        }
+
+        var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
+        if ((pending & ~(PendingWork.Prompts | PendingWork.Outbox)) != PendingWork.None || queuedPrompts != 1
+            || prompt.Status != PromptStatus.Queued || prompt.ExpiresAt <= context.Now)
+        {
+            return null;
+        }
+
+        await AddPromptAsync(context, prompt, claude, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in timeline.LockAndAppendCommands([.. entries, .. context.Events.Select(ToEntry)]))
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(LockOwnedState)
+        {
+            Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id }, new NpgsqlParameter<Guid> { TypedValue = connectionId } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(NumberOwned)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<Guid> { TypedValue = machine.Id },
+                new NpgsqlParameter<Guid> { TypedValue = connectionId },
+                new NpgsqlParameter<DateTimeOffset> { TypedValue = context.Now },
+            },
+        });
+
+        var messages = new List<BrokerMessage>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            // Past the lock's, the entries' and the row lock's results to the numbered rows.
+            for (var i = 0; i < batch.BatchCommands.Count - 1; i++)
+            {
+                await reader.NextResultAsync(cancellationToken);
+            }
+
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
+                message.Seq = (ulong)reader.GetInt64(0);
+                messages.Add(message);
+            }
+        }
+
+        return messages.Count == 0
+            ? new FillResult(null, [.. context.Topics], [])
+            : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
+    }
+
+    private static TimelineEntry ToEntry(IngestEvent e) =>
+        new(e.MachineId, e.RelaySessionId, SnakeCaseEnumConverter<EventKind>.ToText(e.Kind), e.AgentEventId, e.OccurredAt, e.Payload);
+}

@@ -1,0 +1,147 @@
+using Npgsql;
+using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Tests.AgentLink;
+using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Queries;
+using Relay.Protocol.V1;
+using static Relay.Broker.Tests.AgentLink.AgentMessages;
+
+namespace Relay.Broker.Tests.Prompts;
+
+/// <summary>
+/// SendPrompt to a machine whose stream is here, when its prompt is all that is queued: everything but the event log
+/// entries and the numbering is done before the event-order lock, so the lock is held for the last round trip only.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class SendPromptLockTests(PostgresFixture postgres)
+{
+    private const int MaxProbes = 100_000;
+
+    [Fact]
+    public async Task SendPrompt_OnlyPromptQueuedForALiveStream_PreparedBeforeTheEventOrderLockAndNumberedAfterIt()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        var selector = await StartSessionAsync(env, agent, timeout.Token);
+        await using var holder = await HoldEventOrderLockAsync(env, timeout.Token);
+
+        var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "late lock" }, SteeringEnv.Call(timeout.Token)).ResponseAsync;
+        var waiter = await WaiterOnTheLockAsync(env, timeout.Token);
+
+        (await LocksAsync(env, waiter, "agent_outbox")).Should().Contain("RowExclusiveLock", "the outbox row is added before the lock");
+        (await LocksAsync(env, waiter, "prompts")).Should().Contain("RowExclusiveLock");
+        (await LocksAsync(env, waiter, "agent_link_state")).Should().BeEmpty(
+            "the stream's row is locked only after the event-order lock, the order every holder of the lock takes them in");
+        sending.IsCompleted.Should().BeFalse();
+
+        await holder.Transaction.CommitAsync(timeout.Token);
+        var sent = await sending;
+        var delivery = await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, timeout.Token);
+
+        sent.Prompt.Status.Should().Be(PromptStatus.Sent);
+        sent.Prompt.DeliveryAttempts.Should().Be(1);
+        delivery.Seq.Should().BeGreaterThan(0);
+        (await SteeringSeed.ScalarAsync(env.Database, """
+            SELECT count(DISTINCT xmin::text) FROM events
+            WHERE relay_session_id = $1 AND kind IN ('prompt_created', 'prompt_updated') AND payload->>'text' = 'late lock'
+            """, Guid.Parse(sent.Prompt.SessionId))).Should().Be(1, "created and sent are one transaction");
+        (await SteeringSeed.ScalarAsync(env.Database, """
+            SELECT count(*) FROM events e1 JOIN events e2 ON e2.relay_session_id = e1.relay_session_id
+            WHERE e1.kind = 'prompt_created' AND e2.kind = 'prompt_updated' AND e1.id < e2.id AND e1.payload->>'text' = 'late lock'
+            """)).Should().Be(1, "the created entry comes before the sent entry in the log");
+    }
+
+    [Fact]
+    public async Task SendPrompt_StreamReplacedWhileWaitingForTheLock_NothingNumberedAndTheNextStreamGetsThePrompt()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        var selector = await StartSessionAsync(env, agent, timeout.Token);
+        await using var holder = await HoldEventOrderLockAsync(env, timeout.Token);
+
+        var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "orphaned" }, SteeringEnv.Call(timeout.Token)).ResponseAsync;
+        await WaiterOnTheLockAsync(env, timeout.Token);
+        // Another replica's stream claims the machine now (the row is not locked by the waiting SendPrompt).
+        (await SteeringSeed.ScalarAsync(env.Database,
+            "WITH u AS (UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = $1 RETURNING 1) SELECT count(*) FROM u",
+            agent.MachineId)).Should().Be(1);
+        await holder.Transaction.CommitAsync(timeout.Token);
+        var sent = await sending;
+
+        (await SteeringSeed.ScalarAsync(env.Database, "SELECT count(*) FROM agent_outbox WHERE ref_id = $1 AND seq IS NULL", Guid.Parse(sent.Prompt.PromptId)))
+            .Should().Be(1, "the stream that no longer owns the machine must not number its work");
+        await agent.CloseAsync();
+        await using var next = agent.CloneForSameMachine();
+        await next.ConnectAsync(env.Broker, timeout.Token);
+        var delivery = await next.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, timeout.Token);
+
+        delivery.PromptDelivery.Text.Should().Be("orphaned");
+        agent.Received().Should().NotContain(m => m.PromptDelivery != null && m.PromptDelivery.PromptId == sent.Prompt.PromptId);
+    }
+
+    private static async Task<SessionSelector> StartSessionAsync(SteeringEnv env, SimulatedAgent agent, CancellationToken cancellationToken)
+    {
+        await agent.ConnectAsync(env.Broker, cancellationToken);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: 4250), SessionStartSource.Startup));
+        return new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+    }
+
+    /// <summary>A transaction holding the event-order lock, as a long agent batch does.</summary>
+    private static async Task<LockHolder> HoldEventOrderLockAsync(SteeringEnv env, CancellationToken cancellationToken)
+    {
+        var connection = await env.Database.DataSource.OpenConnectionAsync(cancellationToken);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
+        take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey });
+        await take.ExecuteNonQueryAsync(cancellationToken);
+        return new LockHolder(connection, transaction);
+    }
+
+    /// <summary>The backend of the SendPrompt waiting for the event-order lock (it has stored its prompt), once there is one.</summary>
+    private static async Task<long> WaiterOnTheLockAsync(SteeringEnv env, CancellationToken cancellationToken)
+    {
+        for (var probe = 0; probe < MaxProbes; probe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var pid = await SteeringSeed.ScalarAsync(env.Database, """
+                SELECT coalesce(max(w.pid), 0) FROM pg_locks w
+                WHERE w.locktype = 'advisory' AND NOT w.granted AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND EXISTS (SELECT 1 FROM pg_locks p WHERE p.pid = w.pid AND p.relation = 'prompts'::regclass AND p.mode = 'RowExclusiveLock')
+                """);
+            if (pid != 0)
+            {
+                return pid;
+            }
+        }
+
+        throw new TimeoutException("No transaction started waiting for the event-order lock.");
+    }
+
+    private static async Task<List<string>> LocksAsync(SteeringEnv env, long pid, string table)
+    {
+        await using var command = env.Database.DataSource.CreateCommand(
+            "SELECT mode FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND relation = $2::regclass AND granted");
+        command.Parameters.Add(new NpgsqlParameter { Value = (int)pid });
+        command.Parameters.Add(new NpgsqlParameter { Value = table });
+        var modes = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            modes.Add(reader.GetString(0));
+        }
+
+        return modes;
+    }
+
+    private sealed record LockHolder(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+    }
+}
