@@ -52,20 +52,22 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
     }
 
     /// <summary>
-    /// For a writer that just stored <paramref name="prompt"/>: appends <paramref name="entries"/> (taking the event-order
-    /// lock) and, when the machine's stream is here, numbers the prompt for it. When the prompt is all the machine has
-    /// queued, the lock is taken only in the last round trip before the writer's COMMIT (OutboxFiller.FillJustQueuedAsync);
-    /// otherwise first, as for any fill.
+    /// For a writer queuing <paramref name="prompt"/> (added to <paramref name="db"/> with the writer's other rows, not yet
+    /// saved): saves them, appends <paramref name="entries"/> (taking the event-order lock) and, when the machine's stream
+    /// is here, numbers the prompt for it. When nothing else is queued for the machine, the prompt is stored SENT and the
+    /// lock is taken only in the last round trip before the writer's COMMIT (OutboxFiller.FillJustQueuedAsync); otherwise
+    /// the lock comes right after the save, as for any fill.
     /// </summary>
     public async Task<PendingFill?> FillJustQueuedAsync(
         RelayDbContext db, MachineIdentity machine, IReadOnlyList<TimelineEntry> entries, Prompt prompt, CancellationToken cancellationToken)
     {
-        if (registry.Find(machine.Id) is { } connection
-            && await filler.FillJustQueuedAsync(db, machine, connection.Id, prompt, entries, cancellationToken) is { } result)
+        var connection = registry.Find(machine.Id);
+        if (connection is not null && await filler.FillJustQueuedAsync(db, machine, connection.Id, prompt, entries, cancellationToken) is { } result)
         {
             return new PendingFill(connection, machine, result);
         }
 
+        await db.SaveChangesAsync(cancellationToken);
         return await FillAsync(db, machine, timeline.LockAndAppendCommands(entries), prompt, cancellationToken);
     }
 

@@ -33,12 +33,12 @@ internal sealed partial class OutboxFiller
         """;
 
     /// <summary>
-    /// The fill of a writer that just queued <paramref name="prompt"/> (uncommitted) for a machine whose stream is on this
-    /// replica, when that prompt is all the machine has queued besides unnumbered outbox rows. It marks the prompt SENT
-    /// and adds its outbox row before taking the event-order lock, then sends the lock, <paramref name="entries"/>, the
-    /// prompt's SENT entry, the stream's row lock and the numbering in one round trip: the caller's COMMIT is all that
-    /// follows under the lock. Returns null, having changed nothing, when anything else is queued (the caller then fills
-    /// with <see cref="FillWithinAsync"/>, which takes the lock first).
+    /// The fill of a writer that is queuing <paramref name="prompt"/> (added to <paramref name="db"/>, not yet saved) for a
+    /// machine whose stream is on this replica, when nothing else is queued for the machine besides unnumbered outbox
+    /// rows. It stores the prompt already SENT, with its outbox row, before taking the event-order lock, then sends the
+    /// lock, <paramref name="entries"/>, the prompt's SENT entry, the stream's row lock and the numbering in one round
+    /// trip: the caller's COMMIT is all that follows under the lock. Returns null, having saved nothing, when anything
+    /// else is queued (the caller then saves and fills with <see cref="FillWithinAsync"/>, which takes the lock first).
     /// </summary>
     /// <remarks>
     /// Until the last round trip this transaction holds only rows nobody else can see (the prompt, its audit and outbox
@@ -72,8 +72,9 @@ internal sealed partial class OutboxFiller
             }
         }
 
+        // Counted before the prompt is saved: nothing else may be queued, or it goes first, under the lock.
         var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
-        if ((pending & ~(PendingWork.Prompts | PendingWork.Outbox)) != PendingWork.None || queuedPrompts != 1
+        if ((pending & ~PendingWork.Outbox) != PendingWork.None || queuedPrompts != 0
             || prompt.Status != PromptStatus.Queued || prompt.ExpiresAt <= context.Now)
         {
             return null;

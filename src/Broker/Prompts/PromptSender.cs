@@ -189,12 +189,12 @@ internal sealed partial class PromptSender(
                 MachineId = session.MachineId,
                 Details = new { PromptKey = key, TextChars = text.Length, ExpiresAt = prompt.ExpiresAt, WaitUntil = request.WaitUntil.ToString() },
             });
-            await db.SaveChangesAsync(cancellationToken);
 
-            // The event-order lock only now, with the entry: so far this transaction wrote new rows (and took key-share
-            // locks for their foreign keys), which no holder of the lock can be waiting for (see TimelineWriter). When
-            // the machine's stream is here, the prompt is numbered for it now (→ SENT) and goes out on commit; if it is
-            // all the machine has queued, the lock comes only in the round trip before COMMIT.
+            // Saved with the fill, which takes the event-order lock only after: so far this transaction writes new rows
+            // (and takes key-share locks for their foreign keys), which no holder of the lock can be waiting for (see
+            // TimelineWriter). When the machine's stream is here, the prompt is numbered for it now (→ SENT) and goes out
+            // on commit; if nothing else is queued for the machine, it is stored SENT and the lock comes only in the round
+            // trip before COMMIT.
             List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
             filled = await liveStreams.FillJustQueuedAsync(
                 db, new MachineIdentity(session.MachineId, session.MachineName), created, prompt, cancellationToken);
