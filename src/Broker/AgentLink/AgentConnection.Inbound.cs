@@ -38,6 +38,14 @@ internal sealed partial class AgentConnection
                     return;
                 }
 
+                if (message.BodyCase == AgentMessage.BodyOneofCase.Heartbeat)
+                {
+                    // Taken here, not queued: an idle stream's only traffic is a heartbeat every interval, and handing
+                    // each to the processor was one more thread-pool hop per heartbeat (docs/broker.md, idle streams).
+                    OnHeartbeat(message.Heartbeat);
+                    continue;
+                }
+
                 var item = new InboundItem(message);
                 if (message.Seq > 0 && message.CalculateSize() > _services.Options.MaxMessageBytes)
                 {
@@ -78,6 +86,15 @@ internal sealed partial class AgentConnection
         finally
         {
             _inbound.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>An agent heartbeat: its arrival already counted as hearing from the agent; its statistics are kept.</summary>
+    private void OnHeartbeat(Heartbeat heartbeat)
+    {
+        if (heartbeat.Stats is { } stats)
+        {
+            LastStats = stats;
         }
     }
 
@@ -153,13 +170,6 @@ internal sealed partial class AgentConnection
                             }
 
                             ack = Math.Max(ack ?? 0, (long)message.Ack.Seq);
-                            break;
-                        case AgentMessage.BodyOneofCase.Heartbeat:
-                            if (message.Heartbeat.Stats is { } stats)
-                            {
-                                LastStats = stats;
-                            }
-
                             break;
                         case AgentMessage.BodyOneofCase.ToolCall:
                             StartToolCall(message.ToolCall);
