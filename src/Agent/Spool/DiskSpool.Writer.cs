@@ -32,7 +32,6 @@ internal sealed partial class DiskSpool
             return;
         }
 
-        List<SpoolSegment> dead;
         try
         {
             Write(plan);
@@ -77,12 +76,13 @@ internal sealed partial class DiskSpool
             _lastSeq = plan.Records[^1].Seq;
             Volatile.Write(ref _nextSeq, (long)_lastSeq + 1);
             CompactIndex();
-            dead = TakeDeadSegments();
+
+            // Segments that died while this batch kept them busy are left to the next Ack, which makes the position
+            // durable before it deletes them; the records just written will be acknowledged.
             appended = _appended;
             _appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        DeleteSegments(dead);
         appended.TrySetResult();
         foreach (var record in plan.Records)
         {

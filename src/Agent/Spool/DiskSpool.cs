@@ -34,6 +34,7 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     private readonly Channel<AppendRequest> _queue;
     private readonly SemaphoreSlim _metaLock = new(1, 1);
     private readonly Task _writer;
+    private SpoolAckFile? _ackFile;
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SpoolSegment? _active;
     private Task<SpoolSegment>? _spare;
@@ -219,10 +220,16 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
                 dead = TakeDeadSegments();
             }
 
-            // The position is durable before the records go: a crash in between leaves dead segments that the next
-            // start removes, never a hole.
-            meta.Save(Directory);
-            DeleteSegments(dead);
+            // In place, without an fsync (see SpoolAckFile): exact after a crash of the agent, possibly older after one of
+            // the machine, which only means records the broker has are sent again.
+            _ackFile!.Write(meta.Epoch, meta.AckedSeq, meta.DroppedAcked);
+            if (dead.Count > 0)
+            {
+                // The position is durable before records go: a crash in between leaves dead segments that the next start
+                // removes, never a hole. Once per segment, not per Ack.
+                meta.Save(Directory);
+                DeleteSegments(dead);
+            }
         }
         finally
         {
@@ -259,6 +266,22 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
             }
 
             _segments.Clear();
+        }
+
+        await _metaLock.WaitAsync();
+        try
+        {
+            // A graceful stop leaves the exact position on disk, power loss or not.
+            _ackFile?.Flush();
+        }
+        catch (IOException ex)
+        {
+            SpoolLog.AckFlushFailed(_logger, ex, Directory);
+        }
+        finally
+        {
+            _ackFile?.Dispose();
+            _metaLock.Release();
         }
 
         _metaLock.Dispose();
