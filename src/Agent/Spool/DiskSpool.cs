@@ -35,7 +35,8 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     private readonly SemaphoreSlim _metaLock = new(1, 1);
     private readonly Task _writer;
     private SpoolAckFile? _ackFile;
-    private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed by the writer, whose thread runs the waiting sender on (see Commit).
+    private TaskCompletionSource _appended = new();
     private SpoolSegment? _active;
     private Task<SpoolSegment>? _spare;
     private int _head;
@@ -392,10 +393,32 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     }
 
     /// <summary>A queued append and its producer's wait.</summary>
+    /// <remarks>
+    /// The completion runs its continuation where it is completed (no RunContinuationsAsynchronously): only
+    /// <see cref="Succeed"/> with <c>inline</c> does that, outside the spool's locks; everything else goes through the
+    /// thread pool.
+    /// </remarks>
     private sealed class AppendRequest(AgentMessage message)
     {
         public AgentMessage Message { get; } = message;
 
-        public TaskCompletionSource<ulong> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ulong> Completion { get; } = new();
+
+        /// <summary>Durable as <paramref name="seq"/>: the producer goes on here (<paramref name="inline"/>) or on the pool.</summary>
+        public void Succeed(ulong seq, bool inline)
+        {
+            if (inline)
+            {
+                Completion.TrySetResult(seq);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static state => state.Request.Completion.TrySetResult(state.Seq), (Request: this, Seq: seq), preferLocal: false);
+            }
+        }
+
+        /// <summary>Not spooled: the producer hears why on the thread pool (callers may hold the spool's lock).</summary>
+        public void Fail(Exception exception) =>
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Request.Completion.TrySetException(state.Exception), (Request: this, Exception: exception), preferLocal: false);
     }
 }
