@@ -315,6 +315,19 @@ internal sealed class AgentProcess : IAsyncDisposable
         HookSecret = secret;
     }
 
+    /// <summary>
+    /// The daemon's environment: the machine's, plus the runtime settings deploy/systemd/relay-agent.service starts it
+    /// with (keep the two in step), unless the bench's own environment sets them (to measure without them:
+    /// <c>DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100</c>).
+    /// </summary>
+    private Dictionary<string, string> DaemonEnvironment()
+    {
+        var environment = new Dictionary<string, string>(_environment, StringComparer.Ordinal);
+        environment.TryAdd("DOTNET_TieredPGO", "0");
+        environment.TryAdd("DOTNET_TC_CallCountingDelayMs", "0");
+        return environment;
+    }
+
     private async Task<JsonObject> ReadConfigAsync(CancellationToken cancellationToken) =>
         JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(ConfigDirectory, "agent.json"), cancellationToken))?.AsObject()
         ?? throw new InvalidOperationException($"{ConfigDirectory}/agent.json is empty.");
@@ -324,7 +337,7 @@ internal sealed class AgentProcess : IAsyncDisposable
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _listening = listening;
         ResetConnected();
-        var start = StartInfo(["run"], _environment, redirectInput: false);
+        var start = StartInfo(["run"], DaemonEnvironment(), redirectInput: false);
         var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"{Program.Command} did not start.");
         _process = process;
         _pump = Task.WhenAll(PumpAsync(process.StandardOutput), PumpAsync(process.StandardError));

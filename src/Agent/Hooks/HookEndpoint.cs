@@ -20,15 +20,26 @@ internal static partial class HookEndpoint
     /// <summary>Maps the hook routes.</summary>
     public static IEndpointRouteBuilder MapHookEndpoint(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost(Path, HandleAsync);
-        endpoints.MapPost(Path + "/{event}", HandleAsync);
+        // Everything the handler needs is a singleton: resolved once here, not per hook from the request's services (the
+        // first touch of HttpContext.RequestServices creates a DI scope for the request, and disposing it is another
+        // async step after the answer).
+        var services = endpoints.ServiceProvider;
+        var dependencies = new Dependencies(
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HookEndpoint).FullName!),
+            services.GetRequiredService<HookSecret>(),
+            services.GetRequiredService<IOptions<HookOptions>>().Value,
+            services.GetRequiredService<HookProcessor>());
+        RequestDelegate handle = context => HandleAsync(context, dependencies);
+        endpoints.MapPost(Path, handle);
+        endpoints.MapPost(Path + "/{event}", handle);
         return endpoints;
     }
 
-    private static async Task HandleAsync(HttpContext context)
+    private static async Task HandleAsync(HttpContext context, Dependencies dependencies)
     {
-        var receivedAt = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HookEndpoint).FullName!);
+        var receivedAt = dependencies.Time.GetUtcNow();
+        var logger = dependencies.Logger;
 
         // The hooks are served on the loopback TCP listener only, never on the Unix socket (that one is gRPC's).
         if (context.Connection.LocalIpAddress is null)
@@ -38,7 +49,7 @@ internal static partial class HookEndpoint
         }
 
         var presented = context.Request.Headers[AgentConfig.HookSecretHeader];
-        if (!context.RequestServices.GetRequiredService<HookSecret>().Matches(presented.Count == 1 ? presented[0] : null))
+        if (!dependencies.Secret.Matches(presented.Count == 1 ? presented[0] : null))
         {
             Log.SecretRejected(logger, context.Connection.RemotePort, presented.Count > 0);
             await ErrorAsync(context, StatusCodes.Status401Unauthorized,
@@ -46,7 +57,7 @@ internal static partial class HookEndpoint
             return;
         }
 
-        var options = context.RequestServices.GetRequiredService<IOptions<HookOptions>>().Value;
+        var options = dependencies.Options;
         byte[] body;
         try
         {
@@ -64,7 +75,7 @@ internal static partial class HookEndpoint
             return;
         }
 
-        var processor = context.RequestServices.GetRequiredService<HookProcessor>();
+        var processor = dependencies.Processor;
         var eventId = Guid.CreateVersion7().ToString();
         HookResult result;
         try
@@ -133,6 +144,9 @@ internal static partial class HookEndpoint
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(new JsonObject { ["error"] = message }.ToJsonString(), context.RequestAborted);
     }
+
+    /// <summary>The handler's singletons.</summary>
+    private sealed record Dependencies(TimeProvider Time, ILogger Logger, HookSecret Secret, HookOptions Options, HookProcessor Processor);
 
     private static partial class Log
     {

@@ -60,6 +60,11 @@ internal static class AgentApplication
             builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalEndpoints>());
             // Kestrel may read its options while the app is being built, before the code below runs: the hook port is
             // therefore taken here, from the same sources (configuration, else agent.json).
+            // Kestrel hands a request from the socket to the app, and the app's answer back to the socket, through its I/O
+            // queues: two thread-pool hops per http hook, a fifth of its CPU in thread wake-ups on a 2-core machine. Inline,
+            // a request runs on the thread that completed its socket read (a pool thread, not the epoll thread: socket
+            // completions stay dispatched) and the answer is sent by the thread that writes it (docs/agent.md, "CPU per hook").
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
             builder.WebHost.ConfigureKestrel((_, kestrel) =>
             {
                 var endpoints = kestrel.ApplicationServices.GetRequiredService<LocalEndpoints>();

@@ -7,6 +7,18 @@ namespace Relay.Agent.Hosting;
 /// <summary><c>relay-agent run</c>: the daemon, until SIGTERM or Ctrl+C. Exit codes: 0 stopped, 1 runtime error, 2 configuration error.</summary>
 internal static class RunCommand
 {
+    /// <summary>
+    /// Runtime settings the daemon is started with (deploy/systemd/relay-agent.service, relay-bench): tier hot code up at
+    /// once, without an instrumented tier between (docs/agent.md, "CPU per hook"). The runtime has read them by the time
+    /// <c>run</c> starts; they are removed from the environment then, so that what the daemon starts (tmux, the Claude
+    /// sessions it launches and every program they run) does not inherit them.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> DaemonRuntimeSettings = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["DOTNET_TieredPGO"] = "0",
+        ["DOTNET_TC_CallCountingDelayMs"] = "0",
+    };
+
     public static Command Create()
     {
         var command = new Command(
@@ -15,6 +27,11 @@ internal static class RunCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var error = result.InvocationConfiguration.Error;
+            foreach (var name in DaemonRuntimeSettings.Keys)
+            {
+                Environment.SetEnvironmentVariable(name, null);
+            }
+
             try
             {
                 await using var app = AgentApplication.Build(new Dictionary<string, string?>());

@@ -46,11 +46,14 @@ internal sealed partial class LinkStream : IAsyncDisposable
         _stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         _position = LinkPosition.Load(link.StateDirectory);
         var options = link.Options;
-        // Room for a full window of spooled messages plus acks, heartbeats and tool calls.
+        // Room for a full window of spooled messages plus acks, heartbeats and tool calls. A producer that finds the writer
+        // waiting runs it on its own thread (synchronous continuations) until the writer waits again: the hook the spool
+        // just wrote reaches the request stream without waking another thread (docs/agent.md, "CPU per hook").
         _outbound = Channel.CreateBounded<AgentMessage>(new BoundedChannelOptions(options.SendBatch + 256)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = true,
         });
         // The broker keeps at most our receive window unacked in flight, plus a few unsequenced messages.
         _inbound = Channel.CreateBounded<BrokerMessage>(new BoundedChannelOptions(options.ReceiveWindow + 64)

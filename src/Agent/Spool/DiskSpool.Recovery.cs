@@ -51,6 +51,15 @@ internal sealed partial class DiskSpool
             }
         }
 
+        _ackFile = SpoolAckFile.Open(Directory);
+        if (_ackFile.Stored is { } stored && stored.Epoch == meta.Epoch && stored.AckedSeq > meta.AckedSeq)
+        {
+            // The Acks since the last segment was deleted. Saved into the meta before anything is deleted on their account
+            // below: the ack file is not fsynced, and a position only ever moves forward on disk.
+            meta = meta with { AckedSeq = stored.AckedSeq, DroppedAcked = Math.Max(stored.DroppedAcked, meta.DroppedAcked) };
+            meta.Save(Directory);
+        }
+
         _acked = meta.AckedSeq;
         _droppedAcked = meta.DroppedAcked;
         var highest = meta.AckedSeq;

@@ -32,7 +32,6 @@ internal sealed partial class DiskSpool
             return;
         }
 
-        List<SpoolSegment> dead;
         try
         {
             Write(plan);
@@ -49,7 +48,7 @@ internal sealed partial class DiskSpool
             var failure = new IOException("The spool could not write to disk (" + ex.Message + "); the item was not spooled.", ex);
             foreach (var record in plan.Records)
             {
-                record.Request?.Completion.TrySetException(failure);
+                record.Request?.Fail(failure);
             }
 
             return;
@@ -77,17 +76,24 @@ internal sealed partial class DiskSpool
             _lastSeq = plan.Records[^1].Seq;
             Volatile.Write(ref _nextSeq, (long)_lastSeq + 1);
             CompactIndex();
-            dead = TakeDeadSegments();
+
+            // Segments that died while this batch kept them busy are left to the next Ack, which makes the position
+            // durable before it deletes them; the records just written will be acknowledged.
             appended = _appended;
-            _appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _appended = new TaskCompletionSource();
         }
 
-        DeleteSegments(dead);
-        appended.TrySetResult();
+        // The producers first, then the link's sender. A producer alone in its batch (a hook, at a person's pace) goes on
+        // here, on the writer's thread: the hook's answer is written without waking another thread for it. Several are
+        // handed to the thread pool, so that none waits for the others' continuations. Then the sender, also here: it
+        // reads what was just written and queues it for the broker, after the answer went out.
+        var single = plan.Records.Count(r => r.Request is not null) == 1;
         foreach (var record in plan.Records)
         {
-            record.Request?.Completion.TrySetResult(record.Seq);
+            record.Request?.Succeed(record.Seq, inline: single);
         }
+
+        appended.TrySetResult();
     }
 
     /// <summary>
@@ -107,7 +113,7 @@ internal sealed partial class DiskSpool
             var size = SpoolSegment.RecordHeaderBytes + SpoolSegment.BodyPrefixBytes + message.CalculateSize();
             if (size - SpoolSegment.RecordHeaderBytes > _options.MaxItemBytes + SpoolSegment.BodyPrefixBytes)
             {
-                request.Completion.TrySetException(new SpoolItemTooLargeException(
+                request.Fail(new SpoolItemTooLargeException(
                     $"A {message.BodyCase} of {size} bytes is larger than the spool's item limit (Agent:Spool:MaxItemBytes = {_options.MaxItemBytes}); cut it before spooling."));
                 continue;
             }
@@ -123,7 +129,7 @@ internal sealed partial class DiskSpool
                     {
                         Unpick(picked.Victims);
                         SpoolLog.Refused(_logger, _liveBytes + pendingBytes - plan.FreedBytes, _options.MaxBytes);
-                        request.Completion.TrySetException(new SpoolFullException(
+                        request.Fail(new SpoolFullException(
                             $"The spool is full ({_liveBytes + pendingBytes - plan.FreedBytes} of {_options.MaxBytes} bytes) of items that are never dropped (replies, receipts, approvals), so this hook event was not spooled. The broker has not acknowledged them: is it reachable? Raise Agent:Spool:MaxBytes to keep more."));
                         continue;
                     }

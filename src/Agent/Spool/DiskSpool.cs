@@ -34,7 +34,9 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     private readonly Channel<AppendRequest> _queue;
     private readonly SemaphoreSlim _metaLock = new(1, 1);
     private readonly Task _writer;
-    private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SpoolAckFile? _ackFile;
+    // Completed by the writer, whose thread runs the waiting sender on (see Commit).
+    private TaskCompletionSource _appended = new();
     private SpoolSegment? _active;
     private Task<SpoolSegment>? _spare;
     private int _head;
@@ -219,10 +221,16 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
                 dead = TakeDeadSegments();
             }
 
-            // The position is durable before the records go: a crash in between leaves dead segments that the next
-            // start removes, never a hole.
-            meta.Save(Directory);
-            DeleteSegments(dead);
+            // In place, without an fsync (see SpoolAckFile): exact after a crash of the agent, possibly older after one of
+            // the machine, which only means records the broker has are sent again.
+            _ackFile!.Write(meta.Epoch, meta.AckedSeq, meta.DroppedAcked);
+            if (dead.Count > 0)
+            {
+                // The position is durable before records go: a crash in between leaves dead segments that the next start
+                // removes, never a hole. Once per segment, not per Ack.
+                meta.Save(Directory);
+                DeleteSegments(dead);
+            }
         }
         finally
         {
@@ -259,6 +267,22 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
             }
 
             _segments.Clear();
+        }
+
+        await _metaLock.WaitAsync();
+        try
+        {
+            // A graceful stop leaves the exact position on disk, power loss or not.
+            _ackFile?.Flush();
+        }
+        catch (IOException ex)
+        {
+            SpoolLog.AckFlushFailed(_logger, ex, Directory);
+        }
+        finally
+        {
+            _ackFile?.Dispose();
+            _metaLock.Release();
         }
 
         _metaLock.Dispose();
@@ -369,10 +393,32 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     }
 
     /// <summary>A queued append and its producer's wait.</summary>
+    /// <remarks>
+    /// The completion runs its continuation where it is completed (no RunContinuationsAsynchronously): only
+    /// <see cref="Succeed"/> with <c>inline</c> does that, outside the spool's locks; everything else goes through the
+    /// thread pool.
+    /// </remarks>
     private sealed class AppendRequest(AgentMessage message)
     {
         public AgentMessage Message { get; } = message;
 
-        public TaskCompletionSource<ulong> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ulong> Completion { get; } = new();
+
+        /// <summary>Durable as <paramref name="seq"/>: the producer goes on here (<paramref name="inline"/>) or on the pool.</summary>
+        public void Succeed(ulong seq, bool inline)
+        {
+            if (inline)
+            {
+                Completion.TrySetResult(seq);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static state => state.Request.Completion.TrySetResult(state.Seq), (Request: this, Seq: seq), preferLocal: false);
+            }
+        }
+
+        /// <summary>Not spooled: the producer hears why on the thread pool (callers may hold the spool's lock).</summary>
+        public void Fail(Exception exception) =>
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Request.Completion.TrySetException(state.Exception), (Request: this, Exception: exception), preferLocal: false);
     }
 }

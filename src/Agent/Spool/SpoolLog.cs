@@ -46,4 +46,8 @@ internal static partial class SpoolLog
     [LoggerMessage(EventId = 4110, EventName = "SpoolSpareFailed", Level = LogLevel.Warning,
         Message = "Could not prepare the next spool segment ahead; the writer makes it when it is needed")]
     public static partial void SpareFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4111, EventName = "SpoolAckFlushFailed", Level = LogLevel.Warning,
+        Message = "Could not flush the acknowledged position in {Directory} on stopping; after a power loss the next start may send acknowledged items again (the broker ignores them)")]
+    public static partial void AckFlushFailed(ILogger logger, Exception exception, string directory);
 }

@@ -23,6 +23,17 @@ public sealed class SystemdUnitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Unit_StartsTheDaemonWithItsRuntimeSettings()
+    {
+        var lines = File.ReadAllLines(UnitFile).Select(l => l.Trim()).ToList();
+
+        foreach (var (name, value) in Relay.Agent.Hosting.RunCommand.DaemonRuntimeSettings)
+        {
+            lines.Should().Contain($"Environment={name}={value}", "the unit and RunCommand (which keeps them from the daemon's children) must agree");
+        }
+    }
+
+    [Fact]
     public async Task Unit_PassesSystemdAnalyzeVerify()
     {
         if (ExecutableSearch.Find("systemd-analyze", Environment.GetEnvironmentVariable("PATH")) is not { } analyze)

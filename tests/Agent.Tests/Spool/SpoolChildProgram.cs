@@ -12,9 +12,14 @@ public static class SpoolChildProgram
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["spool-ack-child", var ackDirectory, var ackCountText])
+        {
+            return await AppendAndAcknowledgeAsync(ackDirectory, int.Parse(ackCountText, CultureInfo.InvariantCulture));
+        }
+
         if (args is not ["spool-child", var directory, var countText])
         {
-            await Console.Error.WriteLineAsync("usage: spool-child <dir> <count>");
+            await Console.Error.WriteLineAsync("usage: spool-child <dir> <count> | spool-ack-child <dir> <count>");
             return 2;
         }
 
@@ -35,6 +40,23 @@ public static class SpoolChildProgram
                 }
             }
         })));
+        return 0;
+    }
+
+    /// <summary>
+    /// One producer as the http hook with a fast broker: append, acknowledge (as the broker's Ack does), print the seq once
+    /// the Ack returned. Small segments, so that acknowledged segments are deleted as it goes.
+    /// </summary>
+    private static async Task<int> AppendAndAcknowledgeAsync(string directory, int count)
+    {
+        await using var spool = SpoolTestSupport.Open(directory, segmentBytes: 16 * 1024);
+        for (var i = 0; i < count; i++)
+        {
+            var seq = await spool.AppendAsync(SpoolTestSupport.Hook("ack-child-" + i.ToString(CultureInfo.InvariantCulture), padding: 200), CancellationToken.None);
+            await spool.AcknowledgeAsync(seq, CancellationToken.None);
+            Console.Out.WriteLine(seq.ToString(CultureInfo.InvariantCulture));
+        }
+
         return 0;
     }
 }
