@@ -3,7 +3,6 @@ using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
 using Relay.Broker.Watch.Timeline;
-using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
 using PromptStatus = Relay.Broker.Persistence.Entities.PromptStatus;
@@ -103,26 +102,14 @@ internal sealed partial class OutboxFiller
             },
         });
 
-        var messages = new List<BrokerMessage>();
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        await using var numbered = await batch.ExecuteReaderAsync(cancellationToken);
+        // Past the lock's, the entries' and the row lock's results to the numbered rows.
+        for (var i = 0; i < batch.BatchCommands.Count - 1; i++)
         {
-            // Past the lock's, the entries' and the row lock's results to the numbered rows.
-            for (var i = 0; i < batch.BatchCommands.Count - 1; i++)
-            {
-                await reader.NextResultAsync(cancellationToken);
-            }
-
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
-                message.Seq = (ulong)reader.GetInt64(0);
-                messages.Add(message);
-            }
+            await numbered.NextResultAsync(cancellationToken);
         }
 
-        return messages.Count == 0
-            ? new FillResult(null, [.. context.Topics], [])
-            : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
+        return Result(context, await ReadNumberedAsync(numbered, cancellationToken));
     }
 
     private static TimelineEntry ToEntry(IngestEvent e) =>

@@ -248,26 +248,37 @@ internal sealed partial class OutboxFiller(
 
         await db.SaveChangesAsync(cancellationToken);
 
-        var messages = new List<BrokerMessage>();
+        List<BrokerMessage> messages;
         await using (var number = new NpgsqlCommand(Number, connection, transaction))
         {
             number.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
             number.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lastSeq });
             number.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = context.Now });
             await using var reader = await number.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
-                message.Seq = (ulong)reader.GetInt64(0);
-                messages.Add(message);
-            }
+            messages = await ReadNumberedAsync(reader, cancellationToken);
         }
 
         await events.WriteAsync(connection, transaction, context.Events, [], cancellationToken);
-        return messages.Count == 0
-            ? new FillResult(null, [.. context.Topics], [])
-            : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
+        return Result(context, messages);
     }
+
+    /// <summary>The rows a numbering statement returned (seq, payload), as the messages to send.</summary>
+    private static async Task<List<BrokerMessage>> ReadNumberedAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var messages = new List<BrokerMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var message = BrokerMessage.Parser.ParseFrom(reader.GetFieldValue<byte[]>(1));
+            message.Seq = (ulong)reader.GetInt64(0);
+            messages.Add(message);
+        }
+
+        return messages;
+    }
+
+    private static FillResult Result(IngestContext context, List<BrokerMessage> messages) => messages.Count == 0
+        ? new FillResult(null, [.. context.Topics], [])
+        : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
 
     private static async Task<(PendingWork Pending, long QueuedPrompts)> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {

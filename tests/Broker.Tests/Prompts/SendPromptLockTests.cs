@@ -23,11 +23,8 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        var selector = await StartSessionAsync(env, agent, timeout.Token);
-        await using var holder = await HoldEventOrderLockAsync(env, timeout.Token);
-
-        var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "late lock" }, SteeringEnv.Call(timeout.Token)).ResponseAsync;
-        var waiter = await WaiterOnTheLockAsync(env, timeout.Token);
+        var (holder, sending, waiter) = await SendWhileTheLockIsHeldAsync(env, agent, "late lock", timeout.Token);
+        await using var held = holder;
 
         (await LocksAsync(env, waiter, "agent_outbox")).Should().Contain("RowExclusiveLock", "the outbox row is added before the lock");
         (await LocksAsync(env, waiter, "prompts")).Should().Contain("RowExclusiveLock");
@@ -58,11 +55,8 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        var selector = await StartSessionAsync(env, agent, timeout.Token);
-        await using var holder = await HoldEventOrderLockAsync(env, timeout.Token);
-
-        var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = "orphaned" }, SteeringEnv.Call(timeout.Token)).ResponseAsync;
-        await WaiterOnTheLockAsync(env, timeout.Token);
+        var (holder, sending, _) = await SendWhileTheLockIsHeldAsync(env, agent, "orphaned", timeout.Token);
+        await using var held = holder;
         // Another replica's stream claims the machine now (the row is not locked by the waiting SendPrompt).
         (await SteeringSeed.ScalarAsync(env.Database,
             "WITH u AS (UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = $1 RETURNING 1) SELECT count(*) FROM u",
@@ -81,12 +75,20 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         agent.Received().Should().NotContain(m => m.PromptDelivery != null && m.PromptDelivery.PromptId == sent.Prompt.PromptId);
     }
 
-    private static async Task<SessionSelector> StartSessionAsync(SteeringEnv env, SimulatedAgent agent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects <paramref name="agent"/>, starts a session on it, takes the event-order lock in a transaction of the test's
+    /// (dispose it) and sends the session a prompt; returns once that SendPrompt waits for the lock.
+    /// </summary>
+    private static async Task<(LockHolder Holder, Task<SendPromptResponse> Sending, long Waiter)> SendWhileTheLockIsHeldAsync(
+        SteeringEnv env, SimulatedAgent agent, string text, CancellationToken cancellationToken)
     {
         await agent.ConnectAsync(env.Broker, cancellationToken);
         var claudeId = Guid.NewGuid();
         await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: 4250), SessionStartSource.Startup));
-        return new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var holder = await HoldEventOrderLockAsync(env, cancellationToken);
+        var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = text }, SteeringEnv.Call(cancellationToken)).ResponseAsync;
+        return (holder, sending, await WaiterOnTheLockAsync(env, cancellationToken));
     }
 
     /// <summary>A transaction holding the event-order lock, as a long agent batch does.</summary>
