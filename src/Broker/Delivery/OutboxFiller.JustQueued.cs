@@ -11,26 +11,6 @@ namespace Relay.Broker.Delivery;
 
 internal sealed partial class OutboxFiller
 {
-    // The stream's row, locked, only while connectionId owns the machine.
-    private const string LockOwnedState = "SELECT last_outbound_seq FROM agent_link_state WHERE machine_id = $1 AND connection_id = $2 FOR UPDATE";
-
-    // Number, for the owner only. Runs after LockOwnedState in the same round trip, so its snapshot is taken with the row
-    // already locked: no other numbering of this machine can be in flight or commit under it.
-    private const string NumberOwned = """
-        WITH st AS (
-            SELECT last_outbound_seq FROM agent_link_state WHERE machine_id = $1 AND connection_id = $2),
-        todo AS (
-            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox
-            WHERE machine_id = $1 AND seq IS NULL AND EXISTS (SELECT 1 FROM st)),
-        numbered AS (
-            UPDATE agent_outbox o SET seq = st.last_outbound_seq + todo.n FROM todo, st WHERE o.id = todo.id
-            RETURNING o.seq, o.payload),
-        advanced AS (
-            UPDATE agent_link_state SET last_outbound_seq = (SELECT max(seq) FROM numbered), updated_at = $3
-            WHERE machine_id = $1 AND EXISTS (SELECT 1 FROM numbered))
-        SELECT seq, payload FROM numbered ORDER BY seq
-        """;
-
     /// <summary>
     /// The fill of a writer that is queuing <paramref name="prompt"/> (added to <paramref name="db"/>, not yet saved) for a
     /// machine whose stream is on this replica, when nothing else is queued for the machine besides unnumbered outbox
@@ -88,11 +68,8 @@ internal sealed partial class OutboxFiller
             batch.BatchCommands.Add(command);
         }
 
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(LockOwnedState)
-        {
-            Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id }, new NpgsqlParameter<Guid> { TypedValue = connectionId } },
-        });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(NumberOwned)
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Number)
         {
             Parameters =
             {

@@ -62,15 +62,20 @@ internal sealed partial class OutboxFiller(
 
     private const string LockEvents = "SELECT pg_advisory_xact_lock($1)";
 
-    private const string LockState = "SELECT connection_id, last_outbound_seq FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
+    private const string LockState = "SELECT connection_id FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
 
     // Numbers the unnumbered rows in queue order, moves the stream's last assigned seq, and returns the rows ready to
-    // send: one round trip. (Data-modifying CTEs all run, referenced or not, on one snapshot; the state row is ours.)
+    // send: one round trip, and nothing when connectionId ($2) does not own the machine. The caller has locked the
+    // stream's row in an earlier statement, so this statement's snapshot sees every numbering committed before that
+    // lock and none can commit under it. (Data-modifying CTEs all run, referenced or not, on one snapshot.)
     private const string Number = """
-        WITH todo AS (
-            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox WHERE machine_id = $1 AND seq IS NULL),
+        WITH st AS (
+            SELECT last_outbound_seq FROM agent_link_state WHERE machine_id = $1 AND connection_id = $2),
+        todo AS (
+            SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_outbox
+            WHERE machine_id = $1 AND seq IS NULL AND EXISTS (SELECT 1 FROM st)),
         numbered AS (
-            UPDATE agent_outbox o SET seq = $2 + todo.n FROM todo WHERE o.id = todo.id
+            UPDATE agent_outbox o SET seq = st.last_outbound_seq + todo.n FROM todo, st WHERE o.id = todo.id
             RETURNING o.seq, o.payload),
         advanced AS (
             UPDATE agent_link_state SET last_outbound_seq = (SELECT max(seq) FROM numbered), updated_at = $3
@@ -129,19 +134,16 @@ internal sealed partial class OutboxFiller(
                 new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
             },
         };
-        long lastSeq;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             await reader.NextResultAsync(cancellationToken);
-            if (await ReadOwnedSeqAsync(reader, connectionId, cancellationToken) is not { } owned)
+            if (!await OwnsAsync(reader, connectionId, cancellationToken))
             {
                 return FillResult.Nothing;
             }
-
-            lastSeq = owned;
         }
 
-        var result = await FillLockedAsync(db, connection, npgsqlTransaction, machine, lastSeq, pending, known: null, cancellationToken);
+        var result = await FillLockedAsync(db, connection, npgsqlTransaction, machine, connectionId, pending, known: null, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return Filled(machine, result);
     }
@@ -175,7 +177,7 @@ internal sealed partial class OutboxFiller(
 
         PendingWork pending;
         long queuedPrompts;
-        long? lastSeq;
+        bool owned;
         Guid? claude = null;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
@@ -186,20 +188,20 @@ internal sealed partial class OutboxFiller(
 
             (pending, queuedPrompts) = await ReadPendingAsync(reader, cancellationToken);
             await reader.NextResultAsync(cancellationToken);
-            lastSeq = await ReadOwnedSeqAsync(reader, connectionId, cancellationToken);
+            owned = await OwnsAsync(reader, connectionId, cancellationToken);
             if (justQueued is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
             {
                 claude = reader.GetGuid(0);
             }
         }
 
-        if (pending == PendingWork.None || lastSeq is not { } owned)
+        if (pending == PendingWork.None || !owned)
         {
             return FillResult.Nothing;
         }
 
         var known = justQueued is not null && queuedPrompts == 1 ? new KnownPrompt(justQueued, claude) : null;
-        return await FillLockedAsync(db, connection, npgsqlTransaction, machine, owned, pending, known, cancellationToken);
+        return await FillLockedAsync(db, connection, npgsqlTransaction, machine, connectionId, pending, known, cancellationToken);
     }
 
     /// <summary>Logs a committed fill.</summary>
@@ -214,7 +216,7 @@ internal sealed partial class OutboxFiller(
     }
 
     private async Task<FillResult> FillLockedAsync(
-        RelayDbContext db, NpgsqlConnection connection, NpgsqlTransaction transaction, MachineIdentity machine, long lastSeq, PendingWork pending,
+        RelayDbContext db, NpgsqlConnection connection, NpgsqlTransaction transaction, MachineIdentity machine, Guid connectionId, PendingWork pending,
         KnownPrompt? known, CancellationToken cancellationToken)
     {
         var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
@@ -252,7 +254,7 @@ internal sealed partial class OutboxFiller(
         await using (var number = new NpgsqlCommand(Number, connection, transaction))
         {
             number.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = machine.Id });
-            number.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lastSeq });
+            number.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = connectionId });
             number.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = context.Now });
             await using var reader = await number.ExecuteReaderAsync(cancellationToken);
             messages = await ReadNumberedAsync(reader, cancellationToken);
@@ -297,9 +299,9 @@ internal sealed partial class OutboxFiller(
         return (pending, queuedPrompts);
     }
 
-    /// <summary>The stream's last assigned seq, when <paramref name="connectionId"/> still owns the machine.</summary>
-    private static async Task<long?> ReadOwnedSeqAsync(NpgsqlDataReader reader, Guid connectionId, CancellationToken cancellationToken) =>
-        await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) && reader.GetGuid(0) == connectionId ? reader.GetInt64(1) : null;
+    /// <summary>Whether <paramref name="connectionId"/> still owns the machine, by its locked agent_link_state row.</summary>
+    private static async Task<bool> OwnsAsync(NpgsqlDataReader reader, Guid connectionId, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) && reader.GetGuid(0) == connectionId;
 
     private static OutboxMessage Row(IngestContext context, OutboxKind kind, Guid refId, BrokerMessage message) => new()
     {

@@ -17,10 +17,10 @@ namespace Relay.Broker.Watch.Timeline;
 /// can wait for a row nobody else sees, and the key-share locks its foreign keys take conflict only with deletes and
 /// key updates, which no holder of the lock does. SendPrompt is such a writer (<see cref="LockAndAppendCommands"/>), and
 /// it matters there: every transaction holding the lock makes the others wait, and prompts come in bursts. When the
-/// machine's stream is on this replica and the new prompt is all it has queued, SendPrompt goes further
-/// (OutboxFiller.FillJustQueuedAsync): it also marks its own prompt SENT and adds the prompt's outbox row, still only new
-/// or own rows, and takes the lock in its last round trip with the entries, then the stream's agent_link_state row (the
-/// order every holder of the lock takes them in) and the numbering. Only its COMMIT follows under the lock.
+/// machine's stream is on this replica and nothing else is queued for it, SendPrompt goes further
+/// (OutboxFiller.FillJustQueuedAsync): it stores its prompt already SENT with the prompt's outbox row, still only new
+/// rows, and takes the lock in its last round trip with the entries, then the stream's agent_link_state row (the order
+/// every holder of the lock takes them in) and the numbering. Only its COMMIT follows under the lock.
 /// </remarks>
 internal sealed class TimelineWriter(TimeProvider timeProvider)
 {
