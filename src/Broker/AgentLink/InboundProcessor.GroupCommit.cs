@@ -17,7 +17,8 @@ namespace Relay.Broker.AgentLink;
 /// commit. A batch that fails (a newer stream, a revoked machine, a database rule) is rolled back to its savepoint and
 /// reported to its stream alone. The group locks its batches' agent_link_state rows in one statement, in machine id
 /// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
-/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 3 round trips.
+/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 2 round trips, the
+/// last of which ends with COMMIT.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
 {
@@ -129,9 +130,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
     /// <remarks>
     /// Round trips: one for the event-order lock, every batch's fence and the first savepoint; one for the sessions the
     /// batches name (GroupSessions); then per batch its own work (SaveChanges, and lookups of sessions not preloaded)
-    /// and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT; then the
-    /// commit. A batch that fails rolls back to its savepoint, which stays in place for the next batch (ROLLBACK TO
-    /// SAVEPOINT keeps it); one whose fence fails did nothing to roll back.
+    /// and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT (the last
+    /// batch's COMMIT instead). A batch that fails rolls back to its savepoint, which stays in place for the next batch
+    /// (ROLLBACK TO SAVEPOINT keeps it); one whose fence fails did nothing to roll back. When the last batch failed or was
+    /// refused, COMMIT is a round trip of its own.
     /// </remarks>
     private async Task CommitGroupAsync(List<PendingBatch> group, CancellationToken cancellationToken)
     {
@@ -147,6 +149,12 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             var alone = group.Count == 1;
             IReadOnlyList<string> nextSavepoint = alone ? [] : [$"SAVEPOINT {Savepoint}"];
             IReadOnlyList<string> releaseAndNext = alone ? [] : [$"RELEASE SAVEPOINT {Savepoint}", $"SAVEPOINT {Savepoint}"];
+            // The last batch's round trip ends with COMMIT, so the lock is released as soon as PostgreSQL has run it,
+            // without waiting for this process to read the results and send COMMIT (see TimelineWriter.CommitCommand).
+            // A failure in that round trip stops it before COMMIT: the batch is rolled back to its savepoint as before
+            // and the rest of the group is committed below.
+            IReadOnlyList<string> commit = ["COMMIT"];
+            var committed = false;
             var machineIds = group.Select(p => p.Batch.Machine.Id).Distinct().ToArray();
             var fences = await LockFencesAsync(db, eventOrderLock: true, machineIds, nextSavepoint, cancellationToken);
             // One query for the sessions of all batches instead of one per batch (alone, it would only move the query).
@@ -154,10 +162,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             for (var i = 0; i < group.Count; i++)
             {
                 var batch = group[i].Batch;
-                long committed;
+                long position;
                 try
                 {
-                    committed = Admit(batch, fences);
+                    position = Admit(batch, fences);
                 }
                 catch (Exception ex) when (!alone)
                 {
@@ -168,8 +176,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 try
                 {
                     sessions?.Attach(db, batch);
-                    var done = await StoreAsync(db, batch, committed, i == group.Count - 1 ? [] : releaseAndNext, cancellationToken);
+                    var last = i == group.Count - 1;
+                    var done = await StoreAsync(db, batch, position, last ? commit : releaseAndNext, cancellationToken);
                     stored[i] = done;
+                    committed = last;
                     // A later batch of the same machine (a newer stream's, which this fence would refuse) sees this
                     // batch's position, as a fence read after it would.
                     var fence = fences[batch.Machine.Id];
@@ -189,7 +199,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 }
             }
 
-            await transaction.CommitAsync(cancellationToken);
+            if (!committed)
+            {
+                await transaction.CommitAsync(cancellationToken);
+            }
         }
         catch (Exception ex)
         {

@@ -53,12 +53,13 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
 
     /// <summary>
     /// For a writer queuing <paramref name="prompt"/> (added to <paramref name="db"/> with the writer's other rows, not yet
-    /// saved): saves them, appends <paramref name="entries"/> (taking the event-order lock) and, when the machine's stream
-    /// is here, numbers the prompt for it. When nothing else is queued for the machine, the prompt is stored SENT and the
-    /// lock is taken only in the last round trip before the writer's COMMIT (OutboxFiller.FillJustQueuedAsync); otherwise
-    /// the lock comes right after the save, as for any fill.
+    /// saved): saves them, appends <paramref name="entries"/> (taking the event-order lock), numbers the prompt for the
+    /// machine's stream when it is here, and commits the writer's transaction. When the stream is here and nothing else is
+    /// queued for the machine, the prompt is stored SENT and the lock is taken only in the last round trip, which ends
+    /// with COMMIT (OutboxFiller.FillJustQueuedAsync). When the stream is elsewhere, the lock, the entries and COMMIT are
+    /// one round trip after the save. Otherwise the lock comes right after the save, as for any fill, then COMMIT.
     /// </summary>
-    public async Task<PendingFill?> FillJustQueuedAsync(
+    public async Task<PendingFill?> QueueAndCommitAsync(
         RelayDbContext db, MachineIdentity machine, IReadOnlyList<TimelineEntry> entries, Prompt prompt, CancellationToken cancellationToken)
     {
         var connection = registry.Find(machine.Id);
@@ -68,7 +69,23 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        return await FillAsync(db, machine, timeline.LockAndAppendCommands(entries), prompt, cancellationToken);
+        if (connection is null)
+        {
+            var (npgsqlConnection, transaction) = TimelineWriter.Current(db);
+            await using var batch = new NpgsqlBatch(npgsqlConnection, transaction);
+            foreach (var command in timeline.LockAndAppendCommands(entries))
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            batch.BatchCommands.Add(TimelineWriter.CommitCommand());
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }
+
+        var filled = await FillAsync(db, machine, timeline.LockAndAppendCommands(entries), prompt, cancellationToken);
+        await db.Database.CommitTransactionAsync(cancellationToken);
+        return filled;
     }
 
     /// <summary>Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner.</summary>

@@ -15,9 +15,10 @@ internal sealed partial class OutboxFiller
     /// The fill of a writer that is queuing <paramref name="prompt"/> (added to <paramref name="db"/>, not yet saved) for a
     /// machine whose stream is on this replica, when nothing else is queued for the machine besides unnumbered outbox
     /// rows. It stores the prompt already SENT, with its outbox row, before taking the event-order lock, then sends the
-    /// lock, <paramref name="entries"/>, the prompt's SENT entry, the stream's row lock and the numbering in one round
-    /// trip: the caller's COMMIT is all that follows under the lock. Returns null, having saved nothing, when anything
-    /// else is queued (the caller then saves and fills with <see cref="FillWithinAsync"/>, which takes the lock first).
+    /// lock, <paramref name="entries"/>, the prompt's SENT entry, the stream's row lock, the numbering and COMMIT in one
+    /// round trip, so the lock is held only while PostgreSQL runs them. On return the writer's transaction is committed.
+    /// Returns null, having saved nothing and committed nothing, when anything else is queued (the caller then saves and
+    /// fills with <see cref="FillWithinAsync"/>, which takes the lock first).
     /// </summary>
     /// <remarks>
     /// Until the last round trip this transaction holds only rows nobody else can see (the prompt, its audit and outbox
@@ -79,14 +80,27 @@ internal sealed partial class OutboxFiller
             },
         });
 
-        await using var numbered = await batch.ExecuteReaderAsync(cancellationToken);
-        // Past the lock's, the entries' and the row lock's results to the numbered rows.
-        for (var i = 0; i < batch.BatchCommands.Count - 1; i++)
+        // The commit rides in the same round trip: PostgreSQL runs it right after the numbering, so the lock is never
+        // held while this process is scheduled to read a result and send the next statement (on a busy machine that
+        // wait, not the statements, was most of the time the lock was held). An error stops the round trip before it.
+        batch.BatchCommands.Add(TimelineWriter.CommitCommand());
+        FillResult result;
+        await using (var numbered = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            await numbered.NextResultAsync(cancellationToken);
+            // Past the lock's, the entries' and the row lock's results to the numbered rows.
+            for (var i = 0; i < batch.BatchCommands.Count - 2; i++)
+            {
+                await numbered.NextResultAsync(cancellationToken);
+            }
+
+            result = Result(context, await ReadNumberedAsync(numbered, cancellationToken));
+            // The commit's outcome: a failure to commit surfaces here, not silently.
+            while (await numbered.NextResultAsync(cancellationToken))
+            {
+            }
         }
 
-        return Result(context, await ReadNumberedAsync(numbered, cancellationToken));
+        return result;
     }
 
     private static TimelineEntry ToEntry(IngestEvent e) =>

@@ -193,12 +193,11 @@ internal sealed partial class PromptSender(
             // Saved with the fill, which takes the event-order lock only after: so far this transaction writes new rows
             // (and takes key-share locks for their foreign keys), which no holder of the lock can be waiting for (see
             // TimelineWriter). When the machine's stream is here, the prompt is numbered for it now (→ SENT) and goes out
-            // on commit; if nothing else is queued for the machine, it is stored SENT and the lock comes only in the round
-            // trip before COMMIT.
+            // once committed; if nothing else is queued for the machine, it is stored SENT and the lock comes only in the
+            // last round trip, which also commits. Either way the transaction is committed on return.
             List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
-            filled = await liveStreams.FillJustQueuedAsync(
+            filled = await liveStreams.QueueAndCommitAsync(
                 db, new MachineIdentity(session.MachineId, session.MachineName), created, prompt, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {

@@ -7,23 +7,31 @@ namespace Relay.Broker.Tests.Access;
 internal sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _messages = new();
+    private readonly ConcurrentQueue<(string Category, string Message)> _entries = new();
 
     public IReadOnlyCollection<string> Messages => _messages;
 
-    public ILogger CreateLogger(string categoryName) => new Logger(_messages);
+    /// <summary>The same messages with the category of the logger that wrote each one, in order.</summary>
+    public IReadOnlyCollection<(string Category, string Message)> Entries => _entries;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _messages, _entries);
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(ConcurrentQueue<string> messages) : ILogger
+    private sealed class Logger(string category, ConcurrentQueue<string> messages, ConcurrentQueue<(string, string)> entries) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            messages.Enqueue(formatter(state, exception) + (exception is null ? string.Empty : " " + exception));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception) + (exception is null ? string.Empty : " " + exception);
+            messages.Enqueue(message);
+            entries.Enqueue((category, message));
+        }
     }
 }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.AgentLink;
+using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Prompts;
 using Relay.Grpc;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
@@ -62,24 +64,33 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         }
     }
 
-    [Fact]
-    public async Task Group_MiddleBatchBreaksADatabaseRuleInItsLastRoundTrip_RollsBackAloneAndTheOthersCommitTogether()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Group_BatchBreaksADatabaseRuleInItsLastRoundTrip_RollsBackAloneAndTheOthersCommitTogether(int failing)
     {
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
-        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        var logs = new CapturingLoggerProvider();
+        await using var broker = await TestBroker.StartAsync(database, configure: b =>
+        {
+            b.Services.AddSingleton<IInboundBatchObserver>(hold);
+            SendPromptLockTests.CaptureNpgsql(b, logs);
+        }, cancellationToken: timeout.Token);
         var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
-        var (before, middle, after) = (queued[0], queued[1], queued[2]);
-        // The middle batch's event insert fails: the statement that shares its round trip with the RELEASE and the
-        // next SAVEPOINT, so the savepoint rollback and the next batch's start are what is tested.
-        var name = $"refuse_{middle.MachineId:N}";
+        var refused = queued[failing];
+        var others = queued.Where(a => a != refused).ToList();
+        // The refused batch's event insert fails: the statement that shares its round trip with the RELEASE and the next
+        // SAVEPOINT (the middle batch) or with COMMIT (the last batch), so what is tested is the savepoint rollback and
+        // then the next batch's start, or the commit of the others on its own.
+        var name = $"refuse_{refused.MachineId:N}";
         await database.ExecuteAsync($"""
             CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
                 AS $$ BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END $$;
             CREATE TRIGGER {name} BEFORE INSERT ON events FOR EACH ROW
-                WHEN (NEW.machine_id = '{middle.MachineId}' AND NEW.kind = 'hook') EXECUTE FUNCTION {name}();
+                WHEN (NEW.machine_id = '{refused.MachineId}' AND NEW.kind = 'hook') EXECUTE FUNCTION {name}();
             """, timeout.Token);
         try
         {
@@ -89,17 +100,22 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
                 await agent.WaitForAckAsync(seqs[agent], timeout.Token);
             }
 
-            foreach (var stored in new[] { before, after })
+            foreach (var stored in others)
             {
                 (await AgentLinkHarness.EventsOfAsync(database, stored.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
             }
 
-            hold.TransactionOf(before.MachineId).Should().Be(hold.TransactionOf(after.MachineId), "the batches around the failing one commit together");
-            var middleEvents = await AgentLinkHarness.EventsOfAsync(database, middle.MachineId, timeout.Token);
-            middleEvents.Should().NotContain(e => e.Kind == EventKind.Hook, "its batch was rolled back to its savepoint");
-            middleEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)seqs[middle], "its stream stored it as refused instead");
-            middle.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == seqs[middle]);
-            middle.Ended.IsCompleted.Should().BeFalse("a batch the database refused ends no stream");
+            hold.TransactionOf(others[0].MachineId).Should().Be(hold.TransactionOf(others[1].MachineId), "the batches around the failing one commit together");
+            var refusedEvents = await AgentLinkHarness.EventsOfAsync(database, refused.MachineId, timeout.Token);
+            refusedEvents.Should().NotContain(e => e.Kind == EventKind.Hook, "its batch was rolled back to its savepoint");
+            refusedEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)seqs[refused], "its stream stored it as refused instead");
+            refused.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == seqs[refused]);
+            refused.Ended.IsCompleted.Should().BeFalse("a batch the database refused ends no stream");
+            var eventRoundTrips = logs.Entries.Where(e => e.Category == "Npgsql.Command" && e.Message.Contains("INSERT INTO events")).Select(e => e.Message).ToList();
+            if (failing == 1)
+            {
+                eventRoundTrips.Should().Contain(m => m.Contains("COMMIT"), "the last batch's event rows and COMMIT are one round trip");
+            }
         }
         finally
         {

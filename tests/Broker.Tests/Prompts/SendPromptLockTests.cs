@@ -1,5 +1,8 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.AgentLink;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Broker.Tests.Queries;
@@ -74,6 +77,34 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         delivery.PromptDelivery.Text.Should().Be("orphaned");
         agent.Received().Should().NotContain(m => m.PromptDelivery != null && m.PromptDelivery.PromptId == sent.Prompt.PromptId);
     }
+
+    [Fact]
+    public async Task SendPrompt_OnlyPromptQueuedForALiveStream_CommitsInTheRoundTripThatTakesTheLock()
+    {
+        using var timeout = TestTimeout.Start();
+        var logs = new CapturingLoggerProvider();
+        await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, configure: b => CaptureNpgsql(b, logs), cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4251), SessionStartSource.Startup));
+
+        var sent = await env.Operator.SendPromptAsync(
+            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "one round trip" },
+            SteeringEnv.Call(timeout.Token)).ResponseAsync;
+        await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, timeout.Token);
+
+        sent.Prompt.Status.Should().Be(PromptStatus.Sent);
+        var lastRoundTrip = logs.Entries.Where(e => e.Category == "Npgsql.Command" && e.Message.Contains("pg_advisory_xact_lock")
+            && e.Message.Contains("FROM agent_link_state WHERE machine_id = $1 FOR UPDATE")).Select(e => e.Message).ToList();
+        lastRoundTrip.Should().NotBeEmpty("SendPrompt takes the lock, the stream's row and the numbering in one round trip");
+        lastRoundTrip.Should().OnlyContain(m => m.TrimEnd().TrimEnd(']', ')', ' ').EndsWith("COMMIT", StringComparison.Ordinal),
+            "COMMIT rides in that round trip, so the lock is not held while the broker reads its results: {0}", lastRoundTrip.FirstOrDefault());
+    }
+
+    /// <summary>Npgsql's command and transaction logs (Debug) into <paramref name="logs"/>.</summary>
+    internal static void CaptureNpgsql(WebApplicationBuilder builder, CapturingLoggerProvider logs) =>
+        builder.Logging.AddProvider(logs).AddFilter<CapturingLoggerProvider>(category: "Npgsql", level: LogLevel.Debug);
 
     /// <summary>
     /// Connects <paramref name="agent"/>, starts a session on it, takes the event-order lock in a transaction of the test's

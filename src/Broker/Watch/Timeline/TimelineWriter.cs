@@ -20,7 +20,8 @@ namespace Relay.Broker.Watch.Timeline;
 /// machine's stream is on this replica and nothing else is queued for it, SendPrompt goes further
 /// (OutboxFiller.FillJustQueuedAsync): it stores its prompt already SENT with the prompt's outbox row, still only new
 /// rows, and takes the lock in its last round trip with the entries, then the stream's agent_link_state row (the order
-/// every holder of the lock takes them in) and the numbering. Only its COMMIT follows under the lock.
+/// every holder of the lock takes them in), the numbering and its COMMIT (<see cref="CommitCommand"/>). The lock is
+/// then held only while PostgreSQL runs that round trip, never while the broker waits to be scheduled.
 /// </remarks>
 internal sealed class TimelineWriter(TimeProvider timeProvider)
 {
@@ -110,6 +111,15 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
 
         return commands;
     }
+
+    /// <summary>
+    /// COMMIT as the last command of a writer's last round trip. The lock is released at commit, so sending COMMIT with
+    /// the statements that take it spares every other writer the time this process needs to read the results and send
+    /// COMMIT on its own. An error in an earlier command of the round trip stops it, COMMIT included; the caller's
+    /// transaction object then rolls back when disposed, as after any failed statement. After it ran, the caller must
+    /// not commit again (Npgsql sees the connection idle: its transaction object is complete and disposing it is a no-op).
+    /// </summary>
+    public static NpgsqlBatchCommand CommitCommand() => new("COMMIT");
 
     /// <summary>The connection and transaction of <paramref name="db"/>, for hand-written SQL in the same unit of work.</summary>
     public static (NpgsqlConnection Connection, NpgsqlTransaction Transaction) Current(RelayDbContext db)
