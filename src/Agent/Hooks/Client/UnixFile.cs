@@ -15,6 +15,7 @@ namespace Relay.Agent.Hooks.Client;
 /// </remarks>
 internal static partial class UnixFile
 {
+    public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EBADF = 9;
     public const int EEXIST = 17;
@@ -114,9 +115,9 @@ internal static partial class UnixFile
         }
 
         var parentEnd = directory.TrimEnd('/').LastIndexOf('/');
-        if (errno == 2 && parentEnd > 0)
+        if (errno == ENOENT && parentEnd > 0)
         {
-            // ENOENT: a parent is missing.
+            // A parent is missing.
             CreateDirectory(directory[..parentEnd], mode);
             if (LibcMkdir(directory, (int)mode) == 0 || Marshal.GetLastPInvokeError() == EEXIST)
             {
