@@ -1,14 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using Microsoft.Win32.SafeHandles;
 using Relay.Agent.Hooks.Client;
 using Relay.Agent.Hosting;
 using Relay.Grpc;
 using Relay.Protocol.Local;
-using Relay.Protocol.V1;
 
 namespace Relay.Agent.Hooks;
 
@@ -52,14 +48,15 @@ internal static class HookCommand
 
     /// <summary>Runs the client on this process's stdin, stdout and stderr; always returns 0.</summary>
     /// <remarks>
-    /// File streams on the descriptors, not <see cref="Console"/>: the first write through Console initializes the
-    /// terminal and its encodings, about 6 ms of a cold start that a client writing a line of JSON does not need.
+    /// Bare descriptors (<see cref="DescriptorStream"/>), not <see cref="Console"/> or FileStream: the first write through
+    /// Console initializes the terminal and its encodings, and FileStream's first use runs its own share of the framework,
+    /// milliseconds of a cold start that a client writing a line of JSON does not need.
     /// </remarks>
     public static int RunOnConsole()
     {
-        using var stdin = StandardStream(0, FileAccess.Read);
-        using var stdout = StandardStream(1, FileAccess.Write);
-        using var stderr = StandardStream(2, FileAccess.Write);
+        using var stdin = new DescriptorStream(0, writable: false);
+        using var stdout = new DescriptorStream(1, writable: true);
+        using var stderr = new DescriptorStream(2, writable: true);
         return Run(stdin, stdout, stderr, Environment.GetEnvironmentVariable);
     }
 
@@ -67,7 +64,7 @@ internal static class HookCommand
     public static int Run(Stream stdin, Stream stdout, Stream stderr, Func<string, string?> environment)
     {
         var receivedAt = DateTimeOffset.UtcNow;
-        var deadline = int.TryParse(environment(DeadlineVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+        var deadline = ParseMilliseconds(environment(DeadlineVariable)) is { } ms
             ? TimeSpan.FromMilliseconds(Math.Clamp(ms, 100, 30_000))
             : Deadline;
         var budget = CallBudget.StartNew(deadline);
@@ -82,58 +79,50 @@ internal static class HookCommand
             return 0;
         }
 
-        var request = new HookRequest
-        {
-            EventId = Guid.NewGuid().ToString(),
-            RawJson = rawJson,
-            ClaudePid = ClaudeProcess.Find(),
-            LaunchId = environment(LocalAgentPaths.LaunchIdVariable) ?? string.Empty,
-            EnvClaudeSessionId = environment("CLAUDE_CODE_SESSION_ID") ?? string.Empty,
-            ProjectDir = environment("CLAUDE_PROJECT_DIR") ?? string.Empty,
-            ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
-            ClientVersion = AgentVersion.Current,
-        };
-
+        var eventId = NewEventId();
         var socket = LocalAgentPaths.Socket(environment);
-        var bytes = request.ToByteArray();
+        var bytes = HookWire.EncodeRequest(
+            eventId,
+            rawJson,
+            ClaudeProcess.Find(),
+            environment(LocalAgentPaths.LaunchIdVariable) ?? string.Empty,
+            environment("CLAUDE_CODE_SESSION_ID") ?? string.Empty,
+            environment("CLAUDE_PROJECT_DIR") ?? string.Empty,
+            receivedAt,
+            AgentVersion.Current);
         var reply = GrpcUnaryCall.Invoke(socket, HookPath, bytes, budget);
         switch (reply.Status)
         {
             case StatusCode.OK:
-                return Print(reply.Message!, request.EventId, bytes, environment, stdout, stderr, socket);
+                return Print(reply.Message!, eventId, bytes, environment, stdout, stderr, socket);
             case StatusCode.InvalidArgument:
                 // The agent read it and says it is not a hook input: a replay would be refused the same way.
                 Report(stderr, "relay-agent hook: the agent refused the hook input: " + reply.Detail);
                 return 0;
             case StatusCode.DeadlineExceeded:
-                return Drop(request.EventId, bytes, environment, stderr, "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s");
+                return Drop(eventId, bytes, environment, stderr, "the agent did not answer within " + deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s");
             default:
-                return Drop(request.EventId, bytes, environment, stderr, "the agent at " + socket + " is not reachable (" + reply.Status + ": " + reply.Detail + ")");
+                return Drop(eventId, bytes, environment, stderr, "the agent at " + socket + " is not reachable (" + StatusName(reply.Status) + ": " + reply.Detail + ")");
         }
     }
 
     private static int Print(
         byte[] message, string eventId, byte[] request, Func<string, string?> environment, Stream stdout, Stream stderr, string socket)
     {
-        HookResponse response;
-        try
-        {
-            response = HookResponse.Parser.ParseFrom(message);
-        }
-        catch (InvalidProtocolBufferException ex)
+        if (!HookWire.TryDecodeResponse(message, out var outputJson, out var error))
         {
             // The agent may have recorded the event; a replay of the same event id is recognised and not recorded twice.
-            return Drop(eventId, request, environment, stderr, "the answer of the agent at " + socket + " could not be read (" + ex.Message + ")");
+            return Drop(eventId, request, environment, stderr, "the answer of the agent at " + socket + " could not be read (" + error + ")");
         }
 
-        if (response.OutputJson.Length == 0)
+        if (outputJson.Length == 0)
         {
             return 0;
         }
 
         try
         {
-            WriteLine(stdout, response.OutputJson);
+            WriteLine(stdout, outputJson);
         }
         catch (IOException ex)
         {
@@ -176,35 +165,102 @@ internal static class HookCommand
         }
     }
 
-    // A descriptor that is not open (a parent that closed it) reads as empty and swallows writes, as Console's streams do.
-    private static Stream StandardStream(int descriptor, FileAccess access)
-    {
-        try
-        {
-            return new FileStream(new SafeFileHandle(descriptor, ownsHandle: false), access, bufferSize: 0);
-        }
-        catch (Exception ex) when (ex is ArgumentException or IOException or UnauthorizedAccessException)
-        {
-            return Stream.Null;
-        }
-    }
-
     private static string ReadInput(Stream stdin)
     {
-        var buffer = new byte[64 * 1024];
-        using var collected = new MemoryStream();
+        var collected = new byte[16 * 1024];
+        var length = 0;
         int read;
-        while ((read = stdin.Read(buffer)) > 0)
+        while ((read = stdin.Read(collected.AsSpan(length))) > 0)
         {
-            collected.Write(buffer, 0, read);
-            if (collected.Length > MaxInputBytes)
+            length += read;
+            if (length > MaxInputBytes)
             {
                 throw new InvalidDataException("the input is larger than " + MaxInputBytes + " bytes");
             }
+
+            if (length == collected.Length)
+            {
+                var larger = new byte[collected.Length * 4];
+                collected.AsSpan().CopyTo(larger);
+                collected = larger;
+            }
         }
 
-        return Encoding.UTF8.GetString(collected.GetBuffer(), 0, (int)collected.Length);
+        return Encoding.UTF8.GetString(collected, 0, length);
     }
+
+    /// <summary>A decimal number of milliseconds as int.TryParse with NumberStyles.None reads it (digits only); null when it is not one.</summary>
+    internal static int? ParseMilliseconds(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        long value = 0;
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return null;
+            }
+
+            value = (value * 10) + (c - '0');
+            if (value > int.MaxValue)
+            {
+                return null;
+            }
+        }
+
+        return (int)value;
+    }
+
+    /// <summary>A new event id: a random GUID in its "D" form, as <see cref="Guid.ToString()"/> writes it.</summary>
+    /// <remarks>Spelled out because the framework's formatting is vectorized code that ReadyToRun leaves to the JIT.</remarks>
+    internal static string NewEventId() => FormatGuid(Guid.NewGuid());
+
+    internal static string FormatGuid(Guid guid)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        _ = guid.TryWriteBytes(bytes, bigEndian: true, out _);
+        Span<char> text = stackalloc char[36];
+        var at = 0;
+        for (var i = 0; i < 16; i++)
+        {
+            if (i is 4 or 6 or 8 or 10)
+            {
+                text[at++] = '-';
+            }
+
+            text[at++] = "0123456789abcdef"[bytes[i] >> 4];
+            text[at++] = "0123456789abcdef"[bytes[i] & 0xF];
+        }
+
+        return new string(text);
+    }
+
+    /// <summary>The status's name, as the enum spells it (Enum.ToString reads the names by reflection, a cold start's millisecond).</summary>
+    internal static string StatusName(StatusCode status) => status switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "Cancelled",
+        StatusCode.Unknown => "Unknown",
+        StatusCode.InvalidArgument => "InvalidArgument",
+        StatusCode.DeadlineExceeded => "DeadlineExceeded",
+        StatusCode.NotFound => "NotFound",
+        StatusCode.AlreadyExists => "AlreadyExists",
+        StatusCode.PermissionDenied => "PermissionDenied",
+        StatusCode.ResourceExhausted => "ResourceExhausted",
+        StatusCode.FailedPrecondition => "FailedPrecondition",
+        StatusCode.Aborted => "Aborted",
+        StatusCode.OutOfRange => "OutOfRange",
+        StatusCode.Unimplemented => "Unimplemented",
+        StatusCode.Internal => "Internal",
+        StatusCode.Unavailable => "Unavailable",
+        StatusCode.DataLoss => "DataLoss",
+        StatusCode.Unauthenticated => "Unauthenticated",
+        _ => ((int)status).ToString(CultureInfo.InvariantCulture),
+    };
 
     /// <summary>Finds the Claude Code process that ran this hook, from /proc.</summary>
     internal static class ClaudeProcess
@@ -226,28 +282,57 @@ internal static class HookCommand
         /// <summary>Field 4 of /proc/&lt;pid&gt;/stat; the command name in field 2 may hold spaces and ')', so parse after the last ')'.</summary>
         internal static int ParentOf(int pid, string proc)
         {
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(proc, pid.ToString(CultureInfo.InvariantCulture), "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid) ? ppid : 0;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            Span<byte> stat = stackalloc byte[1024];
+            var length = UnixFile.ReadStart(proc + "/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat", stat);
+            if (length <= 0)
             {
                 return 0;
             }
+
+            // After the last ')': "<state> <ppid> ...", separated by spaces.
+            var rest = stat[..length];
+            rest = rest[(rest.LastIndexOf((byte)')') + 1)..];
+            var field = 0;
+            var start = -1;
+            for (var i = 0; i <= rest.Length; i++)
+            {
+                if (i < rest.Length && rest[i] != (byte)' ')
+                {
+                    start = start < 0 ? i : start;
+                }
+                else if (start >= 0)
+                {
+                    if (++field == 2)
+                    {
+                        return ParseDigits(rest[start..i]);
+                    }
+
+                    start = -1;
+                }
+            }
+
+            return 0;
+        }
+
+        private static int ParseDigits(ReadOnlySpan<byte> digits)
+        {
+            long value = 0;
+            foreach (var b in digits)
+            {
+                if (b is < (byte)'0' or > (byte)'9' || (value = (value * 10) + (b - '0')) > int.MaxValue)
+                {
+                    return 0;
+                }
+            }
+
+            return (int)value;
         }
 
         private static string Comm(int pid, string proc)
         {
-            try
-            {
-                return File.ReadAllText(Path.Combine(proc, pid.ToString(CultureInfo.InvariantCulture), "comm")).Trim();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return string.Empty;
-            }
+            Span<byte> comm = stackalloc byte[64];
+            var length = UnixFile.ReadStart(proc + "/" + pid.ToString(CultureInfo.InvariantCulture) + "/comm", comm);
+            return length > 0 ? Encoding.UTF8.GetString(comm[..length]).Trim() : string.Empty;
         }
     }
 }

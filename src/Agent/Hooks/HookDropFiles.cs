@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Relay.Agent.Hooks.Client;
 using Relay.Protocol.V1;
 
 namespace Relay.Agent.Hooks;
@@ -22,25 +23,17 @@ internal static class HookDropFiles
     public static string Write(string directory, HookRequest request) => Write(directory, request.EventId, request.ToByteArray());
 
     /// <summary>Writes a serialized HookRequest whose event id is <paramref name="eventId"/> (the hook client has the bytes it sent).</summary>
+    /// <remarks>
+    /// On bare libc calls (<see cref="UnixFile"/>), not FileStream, File and Directory: the hook client that writes this
+    /// is a process of one call, and their first use costs it several milliseconds (docs/agent.md, "Hook client start time").
+    /// </remarks>
+    /// <exception cref="IOException">The directory or the file could not be created, written, flushed or renamed.</exception>
     public static string Write(string directory, string eventId, ReadOnlySpan<byte> serializedRequest)
     {
-        Directory.CreateDirectory(directory, DirectoryMode);
+        UnixFile.CreateDirectory(directory, DirectoryMode);
         var name = SafeName(eventId);
         var final = Path.Combine(directory, name + Extension);
-        var temporary = Path.Combine(directory, TemporaryPrefix + name);
-        var options = new FileStreamOptions
-        {
-            Mode = System.IO.FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = FileMode,
-        };
-        using (var stream = new FileStream(temporary, options))
-        {
-            stream.Write(serializedRequest);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, final, overwrite: true);
+        UnixFile.WriteDurably(Path.Combine(directory, TemporaryPrefix + name), final, serializedRequest, FileMode);
         return final;
     }
 
@@ -81,7 +74,21 @@ internal static class HookDropFiles
     // Event ids are GUIDs from our own client; anything else is reduced to a harmless file name.
     private static string SafeName(string eventId)
     {
-        var name = new string(eventId.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_').Take(80).ToArray());
-        return name.Length > 0 ? name : Guid.NewGuid().ToString();
+        Span<char> name = stackalloc char[80];
+        var length = 0;
+        foreach (var c in eventId)
+        {
+            if (length == name.Length)
+            {
+                break;
+            }
+
+            if (char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            {
+                name[length++] = c;
+            }
+        }
+
+        return length > 0 ? new string(name[..length]) : Guid.NewGuid().ToString();
     }
 }

@@ -13,6 +13,12 @@ internal static class AgentCommandLine
 {
     public static string Version => AgentVersion.Current;
 
+    /// <summary>The process's entry point for everything but <c>hook</c>: <see cref="InvokeAsync"/>, waited for.</summary>
+    /// <remarks>What the compiler emits for an async Main; Program.cs stays synchronous for the hook client's sake.</remarks>
+#pragma warning disable VSTHRD002 // The entry point: no synchronization context to deadlock on, as in an async Main.
+    public static int Invoke(string[] args) => InvokeAsync(args).GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+
     /// <summary>Parses and runs <paramref name="args"/>; usage errors print on stderr and exit 2.</summary>
     public static async Task<int> InvokeAsync(string[] args)
     {

@@ -218,6 +218,58 @@ public sealed class HookCommandTests
         }
     }
 
+    // What the hook path must not load: each of these cost the client's cold start milliseconds (docs/agent.md, "Hook
+    // client start time"). Read from the running client's memory map once it has sent its request.
+    private static readonly string[] NotOnTheHookPath =
+    [
+        "Google.Protobuf.dll", "System.CommandLine.dll", "OpenTelemetry", "Microsoft.Extensions.", "Microsoft.AspNetCore.",
+        "System.Net.Sockets.dll", "System.Net.Http.dll", "System.Console.dll", "System.Linq.dll", "System.Text.Json.dll",
+    ];
+
+    [Fact]
+    public async Task Hook_UpToItsRequest_LoadsNoAssemblyItDoesNotNeedAndSendsAHookRequest()
+    {
+        using var timeout = TestTimeout.Start();
+        using var root = new TempDirectory("relay-agent-test-");
+        var paths = TestAgentPaths.Create(root.Path);
+        Directory.CreateDirectory(paths.SocketDirectory);
+        var environment = new Dictionary<string, string>(paths.Environment) { [HookCommand.DeadlineVariable] = Patient };
+        using var process = AgentProcess.Start(["hook"], environment);
+        try
+        {
+            await using (var server = FakeHttp2Server.Listen(paths.Socket, timeout.Token))
+            {
+                await server.AcceptAsync();
+                var body = await server.ReadBodyAsync();
+
+                var request = HookRequest.Parser.ParseFrom(body.AsSpan(5));
+                request.EventId.Should().MatchRegex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
+                request.ClientVersion.Should().NotBeEmpty();
+                request.ReceivedAt.ToDateTimeOffset().Should().BeCloseTo(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+                var mapped = File.ReadAllLines("/proc/" + process.Id + "/maps")
+                    .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? string.Empty)
+                    .Where(file => file.EndsWith(".dll", StringComparison.Ordinal))
+                    .Select(Path.GetFileName)
+                    .Distinct()
+                    .ToList();
+                mapped.Should().Contain("relay-agent.dll", "the memory map lists the loaded assemblies");
+                mapped.Should().NotContain(file => NotOnTheHookPath.Any(prefix => file!.StartsWith(prefix, StringComparison.Ordinal)));
+            }
+
+            // The agent went away without answering: the client fails open.
+            await process.WaitForExitAsync(timeout.Token);
+            process.ExitCode.Should().Be(0);
+            Directory.GetFiles(paths.DropDirectory, "*.hook").Should().ContainSingle();
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
     public static TheoryData<string, byte[], string> BrokenAgents => new()
     {
         { "oversized frame", [0x00, 0x4e, 0x20, Http2.Data, 0, 0, 0, 0, 1], "Internal: the server sent a frame of 20000 bytes, more than the 16384 this client allows (HTTP/2 FRAME_SIZE_ERROR)" },

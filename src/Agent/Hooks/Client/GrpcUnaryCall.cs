@@ -92,8 +92,7 @@ internal sealed class GrpcUnaryCall : IDisposable
         try
         {
             call = new GrpcUnaryCall(budget);
-            call.Connect(socketPath);
-            return call.Run(path, message);
+            return call.Connect(socketPath) ?? call.Run(path, message);
         }
         catch (CallFailedException ex) when (ex.Status == StatusCode.DeadlineExceeded || (ex.Status == StatusCode.Cancelled && budget.Expired))
         {
@@ -127,18 +126,23 @@ internal sealed class GrpcUnaryCall : IDisposable
     private static UnaryReply DeadlineExceeded(CallBudget budget) =>
         UnaryReply.Failed(StatusCode.DeadlineExceeded, "no answer within " + budget.Total.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms");
 
-    private void Connect(string socketPath)
+    // Null once connected. No agent is the hook's ordinary fail-open case: it is answered without an exception.
+    private UnaryReply? Connect(string socketPath)
     {
-        try
+        _socket = UnixSocket.TryConnect(socketPath, _budget.Remaining, out var failure);
+        if (failure is null)
         {
-            _socket = UnixSocket.Connect(socketPath, _budget.Remaining);
+            return null;
         }
-        catch (UnixSocketException ex) when (!_budget.Expired && !ex.IsTimeout)
+
+        if (_budget.Expired || failure.IsTimeout)
         {
-            throw new CallFailedException(
-                StatusCode.Unavailable,
-                ex.Errno == UnixSocketException.ENOENT ? "there is no socket (is the agent running?)" : "cannot connect: " + ex.Message);
+            return DeadlineExceeded(_budget);
         }
+
+        return UnaryReply.Failed(
+            StatusCode.Unavailable,
+            failure.Errno == UnixSocketException.ENOENT ? "there is no socket (is the agent running?)" : "cannot connect: " + failure.Message);
     }
 
     private UnaryReply Run(string path, ReadOnlySpan<byte> message)

@@ -28,7 +28,7 @@ internal sealed class UnixSocketException(int errno, string message) : IOExcepti
 /// past its timeout. Interrupted calls (EINTR) are repeated. Send uses MSG_NOSIGNAL: a peer that closed gives EPIPE,
 /// not SIGPIPE.
 /// </remarks>
-internal sealed class UnixSocket : IDisposable
+internal sealed partial class UnixSocket : IDisposable
 {
     private const int AfUnix = 1;
     private const int SockStream = 1;
@@ -43,40 +43,47 @@ internal sealed class UnixSocket : IDisposable
 
     private UnixSocket(int fd) => _fd = fd;
 
-    /// <summary>Connects to the socket at <paramref name="path"/>, waiting at most <paramref name="timeout"/> for a busy listener.</summary>
-    /// <exception cref="UnixSocketException">No such socket (ENOENT), nobody listening (ECONNREFUSED), EAGAIN on timeout, …</exception>
-    public static UnixSocket Connect(string path, TimeSpan timeout)
+    /// <summary>
+    /// Connects to the socket at <paramref name="path"/>, waiting at most <paramref name="timeout"/> for a busy listener;
+    /// null when it cannot, with <paramref name="failure"/> saying why (ENOENT: no such socket, ECONNREFUSED: nobody
+    /// listening, EAGAIN: the timeout).
+    /// </summary>
+    /// <remarks>
+    /// A failure is returned, not thrown: "no agent" is the hook client's ordinary fail-open path, and a process's first
+    /// exception costs it milliseconds of start-up (docs/agent.md, "Hook client start time").
+    /// </remarks>
+    public static UnixSocket? TryConnect(string path, TimeSpan timeout, out UnixSocketException? failure)
     {
         var address = new byte[2 + MaxPathBytes + 1];
         BitConverter.TryWriteBytes(address, (ushort)AfUnix);
         if (Encoding.UTF8.GetByteCount(path) > MaxPathBytes)
         {
-            throw new UnixSocketException(0, "the socket path is longer than " + MaxPathBytes + " bytes: " + path);
+            failure = new UnixSocketException(0, "the socket path is longer than " + MaxPathBytes + " bytes: " + path);
+            return null;
         }
 
         Encoding.UTF8.GetBytes(path, address.AsSpan(2));
         var fd = socket(AfUnix, SockStream | SockCloexec, 0);
         if (fd < 0)
         {
-            throw Failure("socket");
+            failure = Failure("socket");
+            return null;
         }
 
         var connected = new UnixSocket(fd);
-        try
+        failure = connected.TrySetSendTimeout(timeout) ? null : Failure("setsockopt SO_SNDTIMEO");
+        if (failure is null && connect(fd, address, address.Length) != 0)
         {
-            connected.SetSendTimeout(timeout);
-            if (connect(fd, address, address.Length) != 0)
-            {
-                throw Failure("connect to " + path);
-            }
+            failure = Failure("connect to " + path);
+        }
 
+        if (failure is null)
+        {
             return connected;
         }
-        catch
-        {
-            connected.Dispose();
-            throw;
-        }
+
+        connected.Dispose();
+        return null;
     }
 
     /// <summary>Sends all of <paramref name="data"/>, waiting at most <paramref name="timeout"/> for each part to be taken.</summary>
@@ -146,13 +153,18 @@ internal sealed class UnixSocket : IDisposable
 
     private void SetSendTimeout(TimeSpan timeout)
     {
-        // A zero timeval means "no timeout": never ask for less than a millisecond.
-        var microseconds = Math.Max(1000L, (long)Math.Min(timeout.TotalMicroseconds, int.MaxValue * 1000.0));
-        var value = new TimeVal { Seconds = (nint)(microseconds / 1_000_000), Microseconds = (nint)(microseconds % 1_000_000) };
-        if (setsockopt(_fd, SolSocket, SoSndTimeo, ref value, Unsafe.SizeOf<TimeVal>()) != 0)
+        if (!TrySetSendTimeout(timeout))
         {
             throw Failure("setsockopt SO_SNDTIMEO");
         }
+    }
+
+    private bool TrySetSendTimeout(TimeSpan timeout)
+    {
+        // A zero timeval means "no timeout": never ask for less than a millisecond.
+        var microseconds = Math.Max(1000L, (long)Math.Min(timeout.TotalMicroseconds, int.MaxValue * 1000.0));
+        var value = new TimeVal { Seconds = (nint)(microseconds / 1_000_000), Microseconds = (nint)(microseconds % 1_000_000) };
+        return setsockopt(_fd, SolSocket, SoSndTimeo, ref value, Unsafe.SizeOf<TimeVal>()) == 0;
     }
 
     private static UnixSocketException Failure(string call)
@@ -176,24 +188,24 @@ internal sealed class UnixSocket : IDisposable
         public short ReturnedEvents;
     }
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int socket(int domain, int type, int protocol);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int connect(int fd, byte[] address, int length);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int connect(int fd, byte[] address, int length);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int setsockopt(int fd, int level, int name, ref TimeVal value, int length);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(int fd, int level, int name, ref TimeVal value, int length);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern nint send(int fd, ref byte buffer, nint length, int flags);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint send(int fd, ref byte buffer, nint length, int flags);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern nint recv(int fd, ref byte buffer, nint length, int flags);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recv(int fd, ref byte buffer, nint length, int flags);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int poll(ref PollFd fds, nuint count, int timeout);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(ref PollFd fds, nuint count, int timeout);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int close(int fd);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
 }
