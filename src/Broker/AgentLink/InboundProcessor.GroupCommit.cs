@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
+using Relay.Broker.Watch.Timeline;
 
 namespace Relay.Broker.AgentLink;
 
@@ -151,9 +152,9 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             IReadOnlyList<string> releaseAndNext = alone ? [] : [$"RELEASE SAVEPOINT {Savepoint}", $"SAVEPOINT {Savepoint}"];
             // The last batch's round trip ends with COMMIT, so the lock is released as soon as PostgreSQL has run it,
             // without waiting for this process to read the results and send COMMIT (see TimelineWriter.CommitCommand).
-            // A failure in that round trip stops it before COMMIT: the batch is rolled back to its savepoint as before
-            // and the rest of the group is committed below.
-            IReadOnlyList<string> commit = ["COMMIT"];
+            // A failure in that round trip stops it before COMMIT: alone, the group fails as a whole; otherwise the
+            // batch is rolled back to its savepoint as before and the rest of the group is committed below.
+            IReadOnlyList<string> commit = [TimelineWriter.Commit];
             var committed = false;
             var machineIds = group.Select(p => p.Batch.Machine.Id).Distinct().ToArray();
             var fences = await LockFencesAsync(db, eventOrderLock: true, machineIds, nextSavepoint, cancellationToken);

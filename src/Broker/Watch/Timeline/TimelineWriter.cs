@@ -119,7 +119,10 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
     /// transaction object then rolls back when disposed, as after any failed statement. After it ran, the caller must
     /// not commit again (Npgsql sees the connection idle: its transaction object is complete and disposing it is a no-op).
     /// </summary>
-    public static NpgsqlBatchCommand CommitCommand() => new("COMMIT");
+    public static NpgsqlBatchCommand CommitCommand() => new(Commit);
+
+    /// <summary>The statement of <see cref="CommitCommand"/>, for callers that pass statements as text.</summary>
+    public const string Commit = "COMMIT";
 
     /// <summary>The connection and transaction of <paramref name="db"/>, for hand-written SQL in the same unit of work.</summary>
     public static (NpgsqlConnection Connection, NpgsqlTransaction Transaction) Current(RelayDbContext db)
