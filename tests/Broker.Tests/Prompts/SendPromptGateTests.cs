@@ -21,7 +21,12 @@ public sealed class SendPromptGateTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var env = await SteeringEnv.StartAsync<SendPromptGateTests>(
-            postgres, new Dictionary<string, string?> { ["Prompts:MaxConcurrentSends"] = Slots.ToString(System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken: timeout.Token);
+            postgres, new Dictionary<string, string?>
+            {
+                ["Prompts:MaxConcurrentSends"] = Slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // The expiry sweep waits on the same lock as often as it can, as it does by chance every 5 s by default.
+                ["Prompts:ExpirySweepInterval"] = "00:00:00.010",
+            }, cancellationToken: timeout.Token);
         var session = await SteeringSeed.SessionAsync(env.Database, await SteeringSeed.MachineAsync(env.Database, cancellationToken: timeout.Token), cancellationToken: timeout.Token);
         var gate = env.Broker.Services.GetRequiredService<PromptSendGate>();
 
@@ -40,14 +45,17 @@ public sealed class SendPromptGateTests(PostgresFixture postgres)
                 SteeringEnv.Call(timeout.Token)).ResponseAsync)
             .ToList();
 
-        // Every call ends up either waiting in the gate (holding nothing) or on the lock (holding a connection).
+        // Every call ends up either waiting in the gate (holding nothing) or on the lock (holding a connection). Only
+        // waiters that stored their prompt count: the broker's prompt expiry sweep takes the same lock every few seconds
+        // (first thing in its transaction, before it touches prompts) and would otherwise be counted as a SendPrompt.
         var onLock = -1;
         for (var probe = 0; probe < MaxProbes && onLock + gate.Waiting != Burst; probe++)
         {
             timeout.Token.ThrowIfCancellationRequested();
             onLock = (int)await SteeringSeed.ScalarAsync(env.Database, """
-                SELECT count(*) FROM pg_locks
-                WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                SELECT count(*) FROM pg_locks w
+                WHERE w.locktype = 'advisory' AND NOT w.granted AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND EXISTS (SELECT 1 FROM pg_locks p WHERE p.pid = w.pid AND p.relation = 'prompts'::regclass AND p.mode = 'RowExclusiveLock')
                 """);
         }
 
