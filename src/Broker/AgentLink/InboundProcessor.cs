@@ -218,10 +218,6 @@ internal sealed partial class InboundProcessor(
         }
 
         var bindings = await SessionReconciler.FinishAsync(context, cancellationToken);
-        if (batch.AckedBrokerSeq is { } acked)
-        {
-            await OutboxStore.AcknowledgeAsync(connection, tx, machine.Id, acked, context.Now, cancellationToken);
-        }
 
         // Before the last round trip, which may already release the batch's savepoint (an observer that throws must
         // still be able to roll the batch back).
@@ -230,8 +226,15 @@ internal sealed partial class InboundProcessor(
             await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
         }
 
-        // The event rows, the position and the caller's next statements: one round trip.
-        await events.WriteAsync(connection, tx, context.Events, highest > committed ? [new InboundPosition(machine.Id, highest)] : [], then, cancellationToken);
+        // The event rows, the position, the outbox acknowledgement and the caller's next statements: one round trip.
+        await events.WriteAsync(
+            connection,
+            tx,
+            context.Events,
+            highest > committed ? [new InboundPosition(machine.Id, highest)] : [],
+            batch.AckedBrokerSeq is { } acked ? OutboxStore.AcknowledgeCommands(machine.Id, acked, context.Now) : [],
+            then,
+            cancellationToken);
         return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context);
     }
 

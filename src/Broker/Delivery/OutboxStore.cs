@@ -65,33 +65,29 @@ internal sealed class OutboxStore(NpgsqlDataSource dataSource)
         return messages;
     }
 
-    /// <summary>SQL that drops acknowledged rows and records the position (run inside the inbound batch's transaction).</summary>
-    public static async Task AcknowledgeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid machineId, long ackedSeq, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        await using var batch = new NpgsqlBatch(connection, transaction)
+    /// <summary>
+    /// The commands that drop acknowledged rows and record the position, for the inbound batch's last round trip (their
+    /// results are not needed, so they need no round trip of their own under the event-order lock).
+    /// </summary>
+    public static NpgsqlBatchCommand[] AcknowledgeCommands(Guid machineId, long ackedSeq, DateTimeOffset now) =>
+    [
+        new("DELETE FROM agent_outbox WHERE machine_id = $1 AND seq IS NOT NULL AND seq <= $2")
         {
-            BatchCommands =
+            Parameters = { new NpgsqlParameter<Guid> { TypedValue = machineId }, new NpgsqlParameter<long> { TypedValue = ackedSeq } },
+        },
+        new("""
+            UPDATE agent_link_state SET last_outbound_seq_acked = GREATEST(last_outbound_seq_acked, $2), updated_at = $3
+            WHERE machine_id = $1
+            """)
+        {
+            Parameters =
             {
-                new NpgsqlBatchCommand("DELETE FROM agent_outbox WHERE machine_id = $1 AND seq IS NOT NULL AND seq <= $2")
-                {
-                    Parameters = { new NpgsqlParameter<Guid> { TypedValue = machineId }, new NpgsqlParameter<long> { TypedValue = ackedSeq } },
-                },
-                new NpgsqlBatchCommand("""
-                    UPDATE agent_link_state SET last_outbound_seq_acked = GREATEST(last_outbound_seq_acked, $2), updated_at = $3
-                    WHERE machine_id = $1
-                    """)
-                {
-                    Parameters =
-                    {
-                        new NpgsqlParameter<Guid> { TypedValue = machineId },
-                        new NpgsqlParameter<long> { TypedValue = ackedSeq },
-                        new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
-                    },
-                },
+                new NpgsqlParameter<Guid> { TypedValue = machineId },
+                new NpgsqlParameter<long> { TypedValue = ackedSeq },
+                new NpgsqlParameter<DateTimeOffset> { TypedValue = now },
             },
-        };
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-    }
+        },
+    ];
 
     /// <summary>Appends an unnumbered row to <paramref name="machineId"/>'s outbox; that machine's stream numbers and sends it.</summary>
     public static OutboxMessage Append(Persistence.RelayDbContext db, Guid machineId, OutboxKind kind, Guid? refId, BrokerMessage message, DateTimeOffset now)

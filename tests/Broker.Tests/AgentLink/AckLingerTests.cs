@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Prompts;
 using Relay.Protocol.V1;
 using Relay.Tests.Shared;
 using static Relay.Broker.Tests.AgentLink.AgentMessages;
@@ -31,6 +33,9 @@ public sealed class AckLingerTests(PostgresFixture postgres)
         (await OutboxRowsAsync(database, agent, timeout.Token)).Should().Be(0, "the batch that followed recorded the ack");
         (await database.ScalarAsync<long>($"SELECT last_outbound_seq_acked FROM agent_link_state WHERE machine_id = '{agent.MachineId}'", timeout.Token))
             .Should().Be((long)setup.Delivery.Seq);
+        setup.Logs.Entries.Should().Contain(
+            e => e.Category == "Npgsql.Command" && e.Message.Contains("INSERT INTO events") && e.Message.Contains("DELETE FROM agent_outbox"),
+            "the acknowledgement rides in the batch's last round trip, not in one of its own under the event-order lock");
     }
 
     [Fact]
@@ -61,7 +66,12 @@ public sealed class AckLingerTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<AckLingerTests>();
         var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
         var settings = new Dictionary<string, string?> { ["AgentLink:AckLinger"] = "00:00:00.050" };
-        var broker = await TestBroker.StartAsync(database, settings, b => b.Services.AddSingleton<TimeProvider>(time), cancellationToken);
+        var logs = new CapturingLoggerProvider();
+        var broker = await TestBroker.StartAsync(database, settings, b =>
+        {
+            b.Services.AddSingleton<TimeProvider>(time);
+            SendPromptLockTests.CaptureNpgsql(b, logs);
+        }, cancellationToken);
         var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: cancellationToken);
         await agent.ConnectAsync(broker, cancellationToken);
         agent.AutoAck = false;
@@ -82,10 +92,11 @@ public sealed class AckLingerTests(PostgresFixture postgres)
 
         AgentLinkHarness.Notify(broker, agent.MachineId);
         var delivery = await agent.NextAsync(m => m.PromptDelivery is not null, cancellationToken);
-        return new Setup(broker, agent, time, database, claudeId, delivery);
+        return new Setup(broker, agent, time, database, claudeId, delivery, logs);
     }
 
-    private sealed record Setup(TestBroker Broker, SimulatedAgent Agent, ManualTimeProvider Time, TestDatabase Database, Guid ClaudeId, BrokerMessage Delivery)
+    private sealed record Setup(
+        TestBroker Broker, SimulatedAgent Agent, ManualTimeProvider Time, TestDatabase Database, Guid ClaudeId, BrokerMessage Delivery, CapturingLoggerProvider Logs)
         : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()

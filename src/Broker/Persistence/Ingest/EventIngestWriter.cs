@@ -80,23 +80,25 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         IReadOnlyList<IngestEvent> events,
         IReadOnlyList<InboundPosition> positions,
         CancellationToken cancellationToken = default) =>
-        WriteAsync(connection, transaction, events, positions, then: [], cancellationToken);
+        WriteAsync(connection, transaction, events, positions, alongside: [], then: [], cancellationToken);
 
     /// <summary>
-    /// The same, followed in the same round trip by <paramref name="then"/>: statements without parameters or results
-    /// whose outcome the caller does not need before they run (the group commit's RELEASE and next SAVEPOINT). The
-    /// statements run in order and stop at the first error, which this throws; what ran before it stays in the
-    /// transaction (so a failed insert leaves the caller's savepoint in place to roll back to).
+    /// The same, with <paramref name="alongside"/> (commands whose results the caller does not need: an inbound batch's
+    /// outbox acknowledgement) after the events and positions, and then <paramref name="then"/> (statements without
+    /// parameters: the group commit's RELEASE and next SAVEPOINT, or COMMIT), all in one round trip. The commands run in
+    /// order and stop at the first error, which this throws; what ran before it stays in the transaction (so a failed
+    /// insert leaves the caller's savepoint in place to roll back to, and COMMIT does not run).
     /// </summary>
     public async Task<IReadOnlyList<IngestedEvent>> WriteAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         IReadOnlyList<IngestEvent> events,
         IReadOnlyList<InboundPosition> positions,
+        IReadOnlyList<NpgsqlBatchCommand> alongside,
         IReadOnlyList<string> then,
         CancellationToken cancellationToken = default)
     {
-        if (events.Count == 0 && positions.Count == 0 && then.Count == 0)
+        if (events.Count == 0 && positions.Count == 0 && alongside.Count == 0 && then.Count == 0)
         {
             return [];
         }
@@ -107,6 +109,11 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         if (positions.Count > 0)
         {
             AddUpsert(batch, positions, now);
+        }
+
+        foreach (var command in alongside)
+        {
+            batch.BatchCommands.Add(command);
         }
 
         foreach (var statement in then)
