@@ -85,12 +85,10 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         var logs = new CapturingLoggerProvider();
         await using var env = await SteeringEnv.StartAsync<SendPromptLockTests>(postgres, configure: b => CaptureNpgsql(b, logs), cancellationToken: timeout.Token);
         await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4251), SessionStartSource.Startup));
+        var selector = await ConnectWithASessionAsync(env, agent, timeout.Token);
 
         var sent = await env.Operator.SendPromptAsync(
-            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "one round trip" },
+            new SendPromptRequest { Session = selector, Text = "one round trip" },
             SteeringEnv.Call(timeout.Token)).ResponseAsync;
         await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, timeout.Token);
 
@@ -113,13 +111,19 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
     private static async Task<(LockHolder Holder, Task<SendPromptResponse> Sending, long Waiter)> SendWhileTheLockIsHeldAsync(
         SteeringEnv env, SimulatedAgent agent, string text, CancellationToken cancellationToken)
     {
-        await agent.ConnectAsync(env.Broker, cancellationToken);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: 4250), SessionStartSource.Startup));
-        var selector = new SessionSelector { ClaudeSessionId = claudeId.ToString() };
+        var selector = await ConnectWithASessionAsync(env, agent, cancellationToken);
         var holder = await HoldEventOrderLockAsync(env, cancellationToken);
         var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = text }, SteeringEnv.Call(cancellationToken)).ResponseAsync;
         return (holder, sending, await WaiterOnTheLockAsync(env, cancellationToken));
+    }
+
+    /// <summary>Connects <paramref name="agent"/> and starts a Claude session on it; returns the session's selector.</summary>
+    private static async Task<SessionSelector> ConnectWithASessionAsync(SteeringEnv env, SimulatedAgent agent, CancellationToken cancellationToken)
+    {
+        await agent.ConnectAsync(env.Broker, cancellationToken);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: 4250), SessionStartSource.Startup));
+        return new SessionSelector { ClaudeSessionId = claudeId.ToString() };
     }
 
     /// <summary>A transaction holding the event-order lock, as a long agent batch does.</summary>
