@@ -18,7 +18,7 @@ namespace Relay.Broker.AgentLink;
 /// commit. A batch that fails (a newer stream, a revoked machine, a database rule) is rolled back to its savepoint and
 /// reported to its stream alone. The group locks its batches' agent_link_state rows in one statement, in machine id
 /// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
-/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 2 round trips, the
+/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 1 round trips, the
 /// last of which ends with COMMIT.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
@@ -129,9 +129,9 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
 
     /// <summary>Stores the group in one transaction; completes each batch with its outcome or its own failure.</summary>
     /// <remarks>
-    /// Round trips: one for the event-order lock, every batch's fence and the first savepoint; one for the sessions the
-    /// batches name (GroupSessions); then per batch its own work (SaveChanges, and lookups of sessions not preloaded)
-    /// and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT (the last
+    /// Round trips: one for the event-order lock, every batch's fence, what the batches will look up by key (GroupPreload:
+    /// sessions, prompts, stored replies) and the first savepoint; then per batch its own work (SaveChanges, and lookups
+    /// the preload does not cover) and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT (the last
     /// batch's COMMIT instead). A batch that fails rolls back to its savepoint, which stays in place for the next batch
     /// (ROLLBACK TO SAVEPOINT keeps it); one whose fence fails did nothing to roll back. When the last batch failed or was
     /// refused, COMMIT is a round trip of its own.
@@ -157,9 +157,9 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             IReadOnlyList<string> commit = [TimelineWriter.Commit];
             var committed = false;
             var machineIds = group.Select(p => p.Batch.Machine.Id).Distinct().ToArray();
-            var fences = await LockFencesAsync(db, eventOrderLock: true, machineIds, nextSavepoint, cancellationToken);
-            // One query for the sessions of all batches instead of one per batch (alone, it would only move the query).
-            var sessions = alone ? null : await GroupSessions.LoadAsync(db, group.Select(p => p.Batch), cancellationToken);
+            // What the batches will look up by key, read in the same round trip as the lock and the fences.
+            var preload = GroupPreload.For(group.Select(p => p.Batch));
+            var fences = await LockFencesAsync(db, eventOrderLock: true, machineIds, preload, nextSavepoint, cancellationToken);
             for (var i = 0; i < group.Count; i++)
             {
                 var batch = group[i].Batch;
@@ -176,9 +176,8 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
 
                 try
                 {
-                    sessions?.Attach(db, batch);
                     var last = i == group.Count - 1;
-                    var done = await StoreAsync(db, batch, position, last ? commit : releaseAndNext, cancellationToken);
+                    var done = await StoreAsync(db, batch, position, preload, last ? commit : releaseAndNext, cancellationToken);
                     stored[i] = done;
                     committed = last;
                     // A later batch of the same machine (a newer stream's, which this fence would refuse) sees this
@@ -195,7 +194,7 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 finally
                 {
                     // Entities of one batch must not be saved, or looked up stale, by the next.
-                    sessions?.Forget(db);
+                    preload.Forget(db);
                     db.ChangeTracker.Clear();
                 }
             }

@@ -92,8 +92,8 @@ internal sealed partial class InboundProcessor(
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         db.Database.AutoSavepointsEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var fences = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], then: [], cancellationToken);
-        var (outcome, context) = await StoreAsync(db, batch, Admit(batch, fences), then: [], cancellationToken);
+        var fences = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], preload: null, then: [], cancellationToken);
+        var (outcome, context) = await StoreAsync(db, batch, Admit(batch, fences), preload: null, then: [], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         telemetry.BatchStored(batch.Items, time.GetElapsedTime(started), context.Deliveries);
         return outcome;
@@ -102,10 +102,11 @@ internal sealed partial class InboundProcessor(
     /// <summary>
     /// Locks the machines' agent_link_state rows (in machine-id order) and reads them: the fences of their batches. In
     /// one round trip with the event-order lock before them when <paramref name="eventOrderLock"/> is set (the lock
-    /// order of every transaction that takes both), and with <paramref name="then"/> (statements without results) after.
+    /// order of every transaction that takes both), the <paramref name="preload"/>'s lookups after them, and
+    /// <paramref name="then"/> (statements without results) last.
     /// </summary>
     private static async Task<Dictionary<Guid, LinkFence>> LockFencesAsync(
-        RelayDbContext db, bool eventOrderLock, Guid[] machineIds, IReadOnlyList<string> then, CancellationToken cancellationToken)
+        RelayDbContext db, bool eventOrderLock, Guid[] machineIds, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
@@ -119,6 +120,7 @@ internal sealed partial class InboundProcessor(
         }
 
         batch.BatchCommands.Add(new NpgsqlBatchCommand(Fences) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = machineIds } } });
+        preload?.AddTo(batch, db);
         foreach (var statement in then)
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
@@ -134,6 +136,11 @@ internal sealed partial class InboundProcessor(
         while (await reader.ReadAsync(cancellationToken))
         {
             fences[reader.GetGuid(0)] = new LinkFence(reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetInt64(2), reader.GetBoolean(3));
+        }
+
+        if (preload is not null)
+        {
+            await preload.ReadAsync(reader, db, cancellationToken);
         }
 
         // The statements after the fence report their errors only when their results are read.
@@ -172,21 +179,18 @@ internal sealed partial class InboundProcessor(
 
     /// <summary>
     /// One batch's work inside the caller's transaction (which holds the event-order lock when it has items), after
-    /// <see cref="Admit"/> returned <paramref name="committed"/>. <paramref name="then"/> goes in the same round trip as
-    /// the batch's last statements.
+    /// <see cref="Admit"/> returned <paramref name="committed"/>, with what <paramref name="preload"/> read for it.
+    /// <paramref name="then"/> goes in the same round trip as the batch's last statements.
     /// </summary>
     private async Task<(BatchOutcome Outcome, IngestContext Context)> StoreAsync(
-        RelayDbContext db, InboundBatch batch, long committed, IReadOnlyList<string> then, CancellationToken cancellationToken)
+        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
         var machine = batch.Machine;
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow());
-        if (batch.RejectAll is null)
-        {
-            await DeliveryInbound.PrefetchAsync(context, batch.Items.Where(i => (long)i.Message.Seq > committed && i.RejectReason is null).Select(i => i.Message), cancellationToken);
-        }
+        preload?.Attach(context, batch);
 
         var highest = committed;
         foreach (var item in batch.Items)

@@ -35,8 +35,8 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
     public List<(TimeSpan Latency, string Path)> Deliveries { get; } = [];
 
     /// <summary>
-    /// When prefetched (DeliveryInbound.PrefetchAsync): the ids of the batch's replies already stored, plus those this
-    /// batch stores; null means look each one up.
+    /// When preloaded (AgentLink.GroupPreload): the ids of the batch's replies already stored, plus those this batch
+    /// stores; null means look each one up.
     /// </summary>
     public HashSet<Guid>? StoredReplies { get; set; }
 

@@ -7,12 +7,15 @@ namespace Relay.Broker.Tests.Access;
 internal sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _messages = new();
-    private readonly ConcurrentQueue<(string Category, string Message)> _entries = new();
+    private readonly ConcurrentQueue<(string Category, string Message, long? ConnectorId)> _entries = new();
 
     public IReadOnlyCollection<string> Messages => _messages;
 
-    /// <summary>The same messages with the category of the logger that wrote each one, in order.</summary>
-    public IReadOnlyCollection<(string Category, string Message)> Entries => _entries;
+    /// <summary>
+    /// The same messages with the category of the logger that wrote each one and, for Npgsql's, the physical connection
+    /// (its ConnectorId), in order.
+    /// </summary>
+    public IReadOnlyCollection<(string Category, string Message, long? ConnectorId)> Entries => _entries;
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _messages, _entries);
 
@@ -20,7 +23,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<string> messages, ConcurrentQueue<(string, string)> entries) : ILogger
+    private sealed class Logger(string category, ConcurrentQueue<string> messages, ConcurrentQueue<(string, string, long?)> entries) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -31,7 +34,19 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
         {
             var message = formatter(state, exception) + (exception is null ? string.Empty : " " + exception);
             messages.Enqueue(message);
-            entries.Enqueue((category, message));
+            long? connector = null;
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> values)
+            {
+                foreach (var (key, value) in values)
+                {
+                    if (key == "ConnectorId" && value is not null)
+                    {
+                        connector = Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+
+            entries.Enqueue((category, message, connector));
         }
     }
 }
