@@ -58,12 +58,16 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
     /// queued for the machine, the prompt is stored SENT and the lock is taken only in the last round trip, which ends
     /// with COMMIT (OutboxFiller.FillJustQueuedAsync). When the stream is elsewhere, the lock, the entries and COMMIT are
     /// one round trip after the save. Otherwise the lock comes right after the save, as for any fill, then COMMIT.
+    /// <paramref name="looked"/>: what the writer already read of the machine's queue (see OutboxFiller.QueuedWorkCommand),
+    /// or null for the fill to read it.
     /// </summary>
     public async Task<PendingFill?> QueueAndCommitAsync(
-        RelayDbContext db, MachineIdentity machine, IReadOnlyList<TimelineEntry> entries, Prompt prompt, CancellationToken cancellationToken)
+        RelayDbContext db, MachineIdentity machine, IReadOnlyList<TimelineEntry> entries, Prompt prompt, JustQueuedLook? looked,
+        CancellationToken cancellationToken)
     {
         var connection = registry.Find(machine.Id);
-        if (connection is not null && await filler.FillJustQueuedAsync(db, machine, connection.Id, prompt, entries, cancellationToken) is { } result)
+        if (connection is not null
+            && await filler.FillJustQueuedAsync(db, machine, connection.Id, prompt, entries, looked, cancellationToken) is { } result)
         {
             return new PendingFill(connection, machine, result);
         }

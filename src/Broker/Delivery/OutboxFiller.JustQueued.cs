@@ -11,6 +11,35 @@ namespace Relay.Broker.Delivery;
 
 internal sealed partial class OutboxFiller
 {
+    // Pending for the machines of the sessions a condition on sessions s selects ({where}, its key $1): a writer can look
+    // before it knows the machine, in the round trip that resolves its session.
+    private const string PendingBySessions = "SELECT m.id, " + PendingColumns + " FROM (SELECT DISTINCT s.machine_id AS id FROM sessions s WHERE {where}) m";
+
+    /// <summary>
+    /// The first look of <see cref="FillJustQueuedAsync"/> (what is queued for the machine), for a writer that reads it
+    /// before its transaction, in one round trip with its session: for the machine of each session that
+    /// <paramref name="sessionsWhere"/> (a condition on <c>sessions s</c>, given its key's placeholder) selects with
+    /// <paramref name="key"/>. Read the result with <see cref="ReadQueuedWorkAsync"/>.
+    /// </summary>
+    public static NpgsqlBatchCommand QueuedWorkCommand(Func<string, string> sessionsWhere, Guid key) =>
+        new(PendingBySessions.Replace("{where}", sessionsWhere("$1"), StringComparison.Ordinal))
+        {
+            Parameters = { new NpgsqlParameter<Guid> { TypedValue = key } },
+        };
+
+    /// <summary>The result of <see cref="QueuedWorkCommand"/>, by machine.</summary>
+    public static async Task<Dictionary<Guid, QueuedWork>> ReadQueuedWorkAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<Guid, QueuedWork>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var (pending, queuedPrompts) = ReadPending(reader, 1);
+            found[reader.GetGuid(0)] = new QueuedWork(pending, queuedPrompts);
+        }
+
+        return found;
+    }
+
     /// <summary>
     /// The fill of a writer that is queuing <paramref name="prompt"/> (added to <paramref name="db"/>, not yet saved) for a
     /// machine whose stream is on this replica, when nothing else is queued for the machine besides unnumbered outbox
@@ -19,6 +48,8 @@ internal sealed partial class OutboxFiller
     /// round trip, so the lock is held only while PostgreSQL runs them. On return the writer's transaction is committed.
     /// Returns null, having saved nothing and committed nothing, when anything else is queued (the caller then saves and
     /// fills with <see cref="FillWithinAsync"/>, which takes the lock first).
+    /// <paramref name="looked"/>: what the writer already read of the machine's queue and the session's Claude id, in an
+    /// earlier round trip of its own (<see cref="QueuedWorkCommand"/>); when null, this reads them first.
     /// </summary>
     /// <remarks>
     /// Until the last round trip this transaction holds only rows nobody else can see (the prompt, its audit and outbox
@@ -26,31 +57,15 @@ internal sealed partial class OutboxFiller
     /// locks the stream's agent_link_state row only after the lock, in the order every lock holder takes them. If the
     /// stream lost the machine meanwhile, nothing is numbered: the prompt stays SENT with an unnumbered outbox row, which
     /// the machine's next fill (the new owner's, signalled after commit, or the next stream's at its handshake) numbers.
+    /// The look is only a choice of path, never a guarantee: work queued after it, by then or by the lock, is its
+    /// writer's to fill or signal, whether the look was read in this transaction or before it.
     /// </remarks>
     public async Task<FillResult?> FillJustQueuedAsync(
         RelayDbContext db, MachineIdentity machine, Guid connectionId, Prompt prompt, IReadOnlyList<TimelineEntry> entries,
-        CancellationToken cancellationToken)
+        JustQueuedLook? looked, CancellationToken cancellationToken)
     {
         var (connection, transaction) = TimelineWriter.Current(db);
-        PendingWork pending;
-        long queuedPrompts;
-        Guid? claude = null;
-        await using (var look = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
-                new NpgsqlBatchCommand(CurrentClaude) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = prompt.RelaySessionId } } },
-            },
-        })
-        {
-            await using var reader = await look.ExecuteReaderAsync(cancellationToken);
-            (pending, queuedPrompts) = await ReadPendingAsync(reader, cancellationToken);
-            if (await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
-            {
-                claude = reader.GetGuid(0);
-            }
-        }
+        var ((pending, queuedPrompts), claude) = looked ?? await LookAsync(connection, transaction, machine, prompt, cancellationToken);
 
         // Counted before the prompt is saved: nothing else may be queued, or it goes first, under the lock.
         var context = new IngestContext(db, machine, new MachineSessionCache(), time.GetUtcNow());
@@ -103,6 +118,37 @@ internal sealed partial class OutboxFiller
         return result;
     }
 
+    private static async Task<JustQueuedLook> LookAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MachineIdentity machine, Prompt prompt, CancellationToken cancellationToken)
+    {
+        await using var look = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(Pending) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
+                new NpgsqlBatchCommand(CurrentClaude) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = prompt.RelaySessionId } } },
+            },
+        };
+        await using var reader = await look.ExecuteReaderAsync(cancellationToken);
+        var (pending, queuedPrompts) = await ReadPendingAsync(reader, cancellationToken);
+        Guid? claude = null;
+        if (await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+        {
+            claude = reader.GetGuid(0);
+        }
+
+        return new JustQueuedLook(new QueuedWork(pending, queuedPrompts), claude);
+    }
+
     private static TimelineEntry ToEntry(IngestEvent e) =>
         new(e.MachineId, e.RelaySessionId, SnakeCaseEnumConverter<EventKind>.ToText(e.Kind), e.AgentEventId, e.OccurredAt, e.Payload);
 }
+
+/// <summary>What is queued for a machine, as a fill's first look reads it: the kinds of work, and how many prompts.</summary>
+internal readonly record struct QueuedWork(PendingWork Pending, long QueuedPrompts);
+
+/// <summary>
+/// What <see cref="OutboxFiller.FillJustQueuedAsync"/> needs to know before it stores a prompt: what is queued for the
+/// machine, and the session's current Claude id (the delivery names it).
+/// </summary>
+internal readonly record struct JustQueuedLook(QueuedWork Queued, Guid? ClaudeSessionId);

@@ -52,8 +52,9 @@ internal sealed partial class OutboxFiller(
          WHERE s.machine_id = m.id AND p.status = 'queued' AND s.status <> 'ended')
         """;
 
-    private const string Pending = "SELECT " + OutboxWork + ", " + LaunchWork + ", " + StopWork + ", " + QueuedPrompts + ", " + VerdictWork
-        + " FROM (SELECT $1::uuid AS id) m";
+    private const string PendingColumns = OutboxWork + ", " + LaunchWork + ", " + StopWork + ", " + QueuedPrompts + ", " + VerdictWork;
+
+    private const string Pending = "SELECT " + PendingColumns + " FROM (SELECT $1::uuid AS id) m";
 
     private const string CurrentClaude = "SELECT claude_session_id FROM session_segments WHERE relay_session_id = $1 ORDER BY ordinal DESC LIMIT 1";
 
@@ -282,20 +283,19 @@ internal sealed partial class OutboxFiller(
         ? new FillResult(null, [.. context.Topics], [])
         : new FillResult((long)messages[^1].Seq, [.. context.Topics], messages);
 
-    private static async Task<(PendingWork Pending, long QueuedPrompts)> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
-    {
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return (PendingWork.None, 0);
-        }
+    private static async Task<(PendingWork Pending, long QueuedPrompts)> ReadPendingAsync(NpgsqlDataReader reader, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(cancellationToken) ? ReadPending(reader, 0) : (PendingWork.None, 0);
 
-        var queuedPrompts = reader.GetInt64(3);
+    /// <summary>The current row's <see cref="Pending"/> columns, the first at <paramref name="first"/>.</summary>
+    private static (PendingWork Pending, long QueuedPrompts) ReadPending(NpgsqlDataReader reader, int first)
+    {
+        var queuedPrompts = reader.GetInt64(first + 3);
         var pending = PendingWork.None;
-        pending |= reader.GetBoolean(0) ? PendingWork.Outbox : PendingWork.None;
-        pending |= reader.GetBoolean(1) ? PendingWork.Launches : PendingWork.None;
-        pending |= reader.GetBoolean(2) ? PendingWork.Stops : PendingWork.None;
+        pending |= reader.GetBoolean(first) ? PendingWork.Outbox : PendingWork.None;
+        pending |= reader.GetBoolean(first + 1) ? PendingWork.Launches : PendingWork.None;
+        pending |= reader.GetBoolean(first + 2) ? PendingWork.Stops : PendingWork.None;
         pending |= queuedPrompts > 0 ? PendingWork.Prompts : PendingWork.None;
-        pending |= reader.GetBoolean(4) ? PendingWork.Verdicts : PendingWork.None;
+        pending |= reader.GetBoolean(first + 4) ? PendingWork.Verdicts : PendingWork.None;
         return (pending, queuedPrompts);
     }
 

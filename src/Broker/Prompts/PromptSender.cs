@@ -4,6 +4,7 @@ using Npgsql;
 using Relay.Broker.Access;
 using Relay.Broker.AgentLink;
 using Relay.Broker.Audit;
+using Relay.Broker.Delivery;
 using Relay.Broker.Persistence;
 using Relay.Broker.Policy;
 using Relay.Broker.Queries;
@@ -25,6 +26,7 @@ namespace Relay.Broker.Prompts;
 /// </summary>
 internal sealed partial class PromptSender(
     SessionSelectorResolver resolver,
+    NpgsqlDataSource dataSource,
     IDbContextFactory<RelayDbContext> dbFactory,
     PolicyEvaluator policy,
     AuditLog audit,
@@ -55,11 +57,13 @@ internal sealed partial class PromptSender(
         var retryable = key is not null;
         key ??= Guid.NewGuid().ToString("D");
         var promptId = ClientIds.ToGuid("prompt/" + caller.AuditActor, key);
-        var existing = retryable ? await FindAsync(caller, key, cancellationToken) : null;
-        if (existing is null)
+        var look = await LookAsync(caller, retryable ? key : null, request.Session, cancellationToken);
+        Guid id;
+        if (look.Earlier is null)
         {
-            var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
-            var (stored, created) = await CreateAsync(caller, promptId, key, session, request.Text, inReplyTo, ttl, request, cancellationToken);
+            var session = await look.SessionAsync(resolver, request.Session, cancellationToken);
+            var (stored, created) = await CreateAsync(
+                caller, promptId, key, session, look.QueuedFor(session), request.Text, inReplyTo, ttl, request, cancellationToken);
             if (created && wanted == Pb.PromptStatus.Unspecified)
             {
                 // Answered as stored, without reading back what this call just wrote (a new prompt has no replies). This
@@ -67,30 +71,27 @@ internal sealed partial class PromptSender(
                 return new Pb.SendPromptResponse { Prompt = PromptMapper.ToProto(stored, session.Name, session.MachineId) };
             }
 
-            existing = stored;
+            id = stored.Id;
         }
         else
         {
-            await EnsureSameAsync(existing, request, inReplyTo, cancellationToken);
+            await EnsureSameAsync(look.Earlier, request, inReplyTo, () => look.SessionAsync(resolver, request.Session, cancellationToken));
+            id = look.Earlier.Id;
         }
 
         var state = wanted == Pb.PromptStatus.Unspecified
-            ? await waiter.GetStateAsync(existing.Id, cancellationToken)
-            : await waiter.WaitAsync(existing.Id, wanted, waitTimeout, cancellationToken);
+            ? await waiter.GetStateAsync(id, cancellationToken)
+            : await waiter.WaitAsync(id, wanted, waitTimeout, cancellationToken);
         var response = new Pb.SendPromptResponse { Prompt = state.Prompt, WaitTimedOut = state.TimedOut };
         response.Replies.AddRange(state.Replies);
         return response;
     }
 
-    private async Task<Db.Prompt?> FindAsync(Caller caller, string key, CancellationToken cancellationToken)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await db.Prompts.AsNoTracking()
-            .FirstOrDefaultAsync(p => p.SenderKind == Db.SenderKind.Person && p.SenderId == caller.Id && p.IdempotencyKey == key, cancellationToken);
-    }
-
-    /// <summary>A retry must name the same prompt: same target session, same text, same thread link.</summary>
-    private async Task EnsureSameAsync(Db.Prompt existing, Pb.SendPromptRequest request, Guid? inReplyTo, CancellationToken cancellationToken)
+    /// <summary>
+    /// A retry must name the same prompt: same target session, same text, same thread link. <paramref name="resolve"/>
+    /// gives the session the request names.
+    /// </summary>
+    private static async Task EnsureSameAsync(EarlierPrompt existing, Pb.SendPromptRequest request, Guid? inReplyTo, Func<Task<SessionRow>> resolve)
     {
         var differences = new List<string>();
         if (existing.Text != request.Text)
@@ -108,7 +109,7 @@ internal sealed partial class PromptSender(
             // Resolve the selector last: the session may have ended since, which must not fail the retry.
             try
             {
-                var session = await resolver.ResolveAsync(request.Session, "session", cancellationToken);
+                var session = await resolve();
                 if (session.Id != existing.RelaySessionId)
                 {
                     differences.Add("session");
@@ -128,9 +129,12 @@ internal sealed partial class PromptSender(
         }
     }
 
-    /// <summary>Stores a new prompt; returns it and true, or the prompt a concurrent retry with the same key stored and false.</summary>
+    /// <summary>
+    /// Stores a new prompt; returns it and true, or the prompt a concurrent retry with the same key stored and false.
+    /// <paramref name="queued"/>: what is queued for the session's machine, when the first look read it.
+    /// </summary>
     private async Task<(Db.Prompt Prompt, bool Created)> CreateAsync(
-        Caller caller, Guid promptId, string key, SessionRow session, string text, Guid? inReplyTo, TimeSpan ttl,
+        Caller caller, Guid promptId, string key, SessionRow session, JustQueuedLook? queued, string text, Guid? inReplyTo, TimeSpan ttl,
         Pb.SendPromptRequest request, CancellationToken cancellationToken)
     {
         if (session.Status == Db.SessionStatus.Ended)
@@ -197,7 +201,7 @@ internal sealed partial class PromptSender(
             // last round trip, which also commits. Either way the transaction is committed on return.
             List<TimelineEntry> created = [PromptEntries.Created(PromptMapper.ToProto(prompt, session.Name, session.MachineId), session.MachineId, now)];
             filled = await liveStreams.QueueAndCommitAsync(
-                db, new MachineIdentity(session.MachineId, session.MachineName), created, prompt, cancellationToken);
+                db, new MachineIdentity(session.MachineId, session.MachineName), created, prompt, queued, cancellationToken);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
@@ -209,7 +213,7 @@ internal sealed partial class PromptSender(
                 throw AdminErrors.AlreadyExists($"prompt_id '{key}' is already in use by another sender; choose a new UUID.");
             }
 
-            await EnsureSameAsync(winner, request, inReplyTo, cancellationToken);
+            await EnsureSameAsync(EarlierPrompt.Of(winner), request, inReplyTo, () => resolver.ResolveAsync(request.Session, "session", cancellationToken));
             return (winner, false);
         }
 

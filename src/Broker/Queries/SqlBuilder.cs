@@ -31,5 +31,13 @@ internal sealed class SqlBuilder
         return command;
     }
 
+    /// <summary>The statement as one command of a caller's <see cref="NpgsqlBatch"/>, sent with other reads in one round trip.</summary>
+    public NpgsqlBatchCommand CreateBatchCommand()
+    {
+        var command = new NpgsqlBatchCommand(_sql.ToString());
+        command.Parameters.AddRange(_parameters.ToArray());
+        return command;
+    }
+
     public override string ToString() => _sql.ToString();
 }

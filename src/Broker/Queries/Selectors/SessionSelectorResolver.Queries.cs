@@ -4,16 +4,20 @@ namespace Relay.Broker.Queries.Selectors;
 
 internal sealed partial class SessionSelectorResolver
 {
+    private static string SessionIdIs(string key) => $"s.id = {key}";
+
+    private static string InClaudeLineage(string key) => $"s.id IN (SELECT g.relay_session_id FROM session_segments g WHERE g.claude_session_id = {key})";
+
+    private static string LaunchIdIs(string key) => $"s.launch_id = {key}";
+
     private Task<List<SessionRow>> BySessionIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
-        QueryAsync((sql, p) => $"s.id = {p(id)}", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        QueryAsync((sql, p) => SessionIdIs(p(id)), scope, cancellationToken);
 
     private Task<List<SessionRow>> ByClaudeSessionIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
-        QueryAsync(
-            (sql, p) => $"s.id IN (SELECT g.relay_session_id FROM session_segments g WHERE g.claude_session_id = {p(id)})",
-            scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        QueryAsync((sql, p) => InClaudeLineage(p(id)), scope, cancellationToken);
 
     private Task<List<SessionRow>> ByLaunchIdAsync(Guid id, MachineRef? scope, CancellationToken cancellationToken) =>
-        QueryAsync((sql, p) => $"s.launch_id = {p(id)}", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        QueryAsync((sql, p) => LaunchIdIs(p(id)), scope, cancellationToken);
 
     /// <summary>Sessions whose id, or any Claude session id of whose lineage, starts with <paramref name="prefix"/>.</summary>
     private Task<List<SessionRow>> ByPrefixAsync(string prefix, MachineRef? scope, CancellationToken cancellationToken) =>
@@ -24,7 +28,7 @@ internal sealed partial class SessionSelectorResolver
                 return $"(s.id::text LIKE {pattern} OR EXISTS (SELECT 1 FROM session_segments g " +
                        $"WHERE g.relay_session_id = s.id AND g.claude_session_id::text LIKE {pattern}))";
             },
-            scope, SessionSql.LastActivity + " DESC", cancellationToken);
+            scope, cancellationToken);
 
     /// <summary>
     /// The sessions a name selects: every live one with the name, or when none is live, the most recently active ended
@@ -32,21 +36,27 @@ internal sealed partial class SessionSelectorResolver
     /// </summary>
     private async Task<List<SessionRow>> ByNameAsync(string name, MachineRef? scope, CancellationToken cancellationToken)
     {
-        var live = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status <> 'ended'", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        var live = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status <> 'ended'", scope, cancellationToken);
         if (live.Count > 0)
         {
             return live;
         }
 
-        var ended = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status = 'ended'", scope, SessionSql.LastActivity + " DESC", cancellationToken);
+        var ended = await QueryAsync((sql, p) => $"s.name = {p(name)} AND s.status = 'ended'", scope, cancellationToken);
         return ended.Take(1).ToList();
     }
 
     private async Task<List<SessionRow>> QueryAsync(
         Func<SqlBuilder, Func<object, string>, string> where,
         MachineRef? scope,
-        string orderBy,
         CancellationToken cancellationToken)
+    {
+        await using var command = Build(where, scope).CreateCommand(dataSource);
+        return await SessionSql.ReadAllAsync(command, cancellationToken);
+    }
+
+    /// <summary>The sessions <paramref name="where"/> selects, most recently active first, one more than a list of candidates shows.</summary>
+    private SqlBuilder Build(Func<SqlBuilder, Func<object, string>, string> where, MachineRef? scope)
     {
         var sql = SessionSql.Select(timeProvider.GetUtcNow());
         string P(object value) => value switch
@@ -62,8 +72,8 @@ internal sealed partial class SessionSelectorResolver
             sql.Append(" AND s.machine_id = ").Append(sql.Param(scope.Id));
         }
 
-        sql.Append(" ORDER BY ").Append(orderBy).Append(" LIMIT ").Append((MaxCandidates + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await using var command = sql.CreateCommand(dataSource);
-        return await SessionSql.ReadAllAsync(command, cancellationToken);
+        sql.Append(" ORDER BY ").Append(SessionSql.LastActivity).Append(" DESC LIMIT ")
+            .Append((MaxCandidates + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return sql;
     }
 }

@@ -25,19 +25,44 @@ internal sealed partial class SessionSelectorResolver(NpgsqlDataSource dataSourc
 
         return selector.ByCase switch
         {
-            SessionSelector.ByOneofCase.SessionId => Single(
-                await BySessionIdAsync(RequireUuid(selector.SessionId, field + ".session_id"), null, cancellationToken),
-                $"no session has the id {selector.SessionId}"),
-            SessionSelector.ByOneofCase.ClaudeSessionId => Single(
-                await ByClaudeSessionIdAsync(RequireUuid(selector.ClaudeSessionId, field + ".claude_session_id"), null, cancellationToken),
-                $"no session has the Claude session id {selector.ClaudeSessionId} in its lineage"),
-            SessionSelector.ByOneofCase.LaunchId => Single(
-                await ByLaunchIdAsync(LaunchGuid(selector.LaunchId, field + ".launch_id"), null, cancellationToken),
-                $"no session was launched with the launch id '{selector.LaunchId}'"),
+            SessionSelector.ByOneofCase.SessionId => await ResolveAsync(
+                BySessionId(RequireUuid(selector.SessionId, field + ".session_id"), selector.SessionId), cancellationToken),
+            SessionSelector.ByOneofCase.ClaudeSessionId => await ResolveAsync(
+                ByClaudeSessionId(RequireUuid(selector.ClaudeSessionId, field + ".claude_session_id"), selector.ClaudeSessionId), cancellationToken),
+            SessionSelector.ByOneofCase.LaunchId => await ResolveAsync(
+                ByLaunchId(LaunchGuid(selector.LaunchId, field + ".launch_id"), selector.LaunchId), cancellationToken),
             SessionSelector.ByOneofCase.Name => await ByNameOrFailAsync(selector, field, cancellationToken),
             _ => await ByLookupAsync(selector, field, cancellationToken),
         };
     }
+
+    /// <summary>
+    /// The selector when one statement resolves it (by session id, Claude session id or launch id), or null when it needs
+    /// <see cref="ResolveAsync(SessionSelector?, string, CancellationToken)"/>: a name, a lookup, no selector or a malformed
+    /// id (whose error ResolveAsync gives, so that callers keep their order of checks).
+    /// </summary>
+    public static DirectSessionSelector? Direct(SessionSelector? selector) => selector is null ? null : selector.ByCase switch
+    {
+        SessionSelector.ByOneofCase.SessionId when Guid.TryParse(selector.SessionId, out var id) => BySessionId(id, selector.SessionId),
+        SessionSelector.ByOneofCase.ClaudeSessionId when Guid.TryParse(selector.ClaudeSessionId, out var id) =>
+            ByClaudeSessionId(id, selector.ClaudeSessionId),
+        SessionSelector.ByOneofCase.LaunchId when selector.LaunchId.Length > 0 && IsClientId(selector.LaunchId) =>
+            ByLaunchId(ClientIds.ToGuid("launch", selector.LaunchId), selector.LaunchId),
+        _ => null,
+    };
+
+    /// <summary>The statement that resolves <paramref name="selector"/>, for a caller's batch; read its rows with SessionSql.</summary>
+    public NpgsqlBatchCommand Command(DirectSessionSelector selector) => Build((sql, p) => selector.Where(p(selector.Key)), null).CreateBatchCommand();
+
+    private async Task<SessionRow> ResolveAsync(DirectSessionSelector selector, CancellationToken cancellationToken) =>
+        selector.Single(await QueryAsync((sql, p) => selector.Where(p(selector.Key)), null, cancellationToken));
+
+    private static DirectSessionSelector BySessionId(Guid id, string text) => new(id, SessionIdIs, $"no session has the id {text}");
+
+    private static DirectSessionSelector ByClaudeSessionId(Guid id, string text) =>
+        new(id, InClaudeLineage, $"no session has the Claude session id {text} in its lineage");
+
+    private static DirectSessionSelector ByLaunchId(Guid id, string text) => new(id, LaunchIdIs, $"no session was launched with the launch id '{text}'");
 
     /// <summary>The UUID a launch id is stored under (see <see cref="ClientIds"/>).</summary>
     public static Guid LaunchGuid(string launchId, string field)
@@ -53,9 +78,6 @@ internal sealed partial class SessionSelectorResolver(NpgsqlDataSource dataSourc
 
     private static Guid RequireUuid(string value, string field) =>
         Guid.TryParse(value, out var id) ? id : throw AdminErrors.InvalidArgument(field, $"'{Shorten(value)}' is not a UUID.");
-
-    private static SessionRow Single(List<SessionRow> rows, string notFound) =>
-        rows.Count == 1 ? rows[0] : throw AdminErrors.NotFound(notFound + ".");
 
     private async Task<SessionRow> ByNameOrFailAsync(SessionSelector selector, string field, CancellationToken cancellationToken)
     {

@@ -37,8 +37,14 @@ internal static class SessionSql
 
     public static async Task<List<SessionRow>> ReadAllAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
-        var rows = new List<SessionRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await ReadAllAsync(reader, cancellationToken);
+    }
+
+    /// <summary>The rows of <paramref name="reader"/>'s current result (a statement of a batch).</summary>
+    public static async Task<List<SessionRow>> ReadAllAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var rows = new List<SessionRow>();
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(Read(reader));
