@@ -189,7 +189,7 @@ internal sealed partial class InboundProcessor(
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
-        var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow());
+        var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow()) { DeferChanges = true };
         preload?.Attach(context, batch);
 
         var highest = committed;
@@ -230,15 +230,27 @@ internal sealed partial class InboundProcessor(
             await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
         }
 
-        // The event rows, the position, the outbox acknowledgement and the caller's next statements: one round trip.
-        await events.WriteAsync(
-            connection,
-            tx,
-            context.Events,
-            highest > committed ? [new InboundPosition(machine.Id, highest)] : [],
-            batch.AckedBrokerSeq is { } acked ? OutboxStore.AcknowledgeCommands(machine.Id, acked, context.Now) : [],
-            then,
-            cancellationToken);
+        // The batch's changes (unless they needed a SaveChanges of their own), the event rows, the position, the outbox
+        // acknowledgement and the caller's next statements: one round trip.
+        List<NpgsqlBatchCommand> changes = context.Changes ?? [];
+        var alongside = batch.AckedBrokerSeq is { } acked ? [.. changes, .. OutboxStore.AcknowledgeCommands(machine.Id, acked, context.Now)] : changes;
+        try
+        {
+            await events.WriteAsync(
+                connection,
+                tx,
+                context.Events,
+                highest > committed ? [new InboundPosition(machine.Id, highest)] : [],
+                alongside,
+                then,
+                cancellationToken);
+        }
+        catch (PostgresException ex) when (ChangeCommands.Conflict(ex, changes) is { } conflict)
+        {
+            throw conflict;
+        }
+
+        ChangeCommands.Accept(db);
         return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context);
     }
 

@@ -40,6 +40,15 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
     /// </summary>
     public HashSet<Guid>? StoredReplies { get; set; }
 
+    /// <summary>
+    /// Set by a caller that sends the batch's changes in its own last round trip: SessionReconciler.FinishAsync then
+    /// renders them into <see cref="Changes"/> instead of saving, when it can (ChangeCommands).
+    /// </summary>
+    public bool DeferChanges { get; init; }
+
+    /// <summary>The batch's inserts and updates, not yet sent, when <see cref="DeferChanges"/> was honoured; else null.</summary>
+    public List<Npgsql.NpgsqlBatchCommand>? Changes { get; set; }
+
     /// <summary>Unsequenced messages for the agent, sent after the commit.</summary>
     public List<BrokerMessage> Replies { get; } = [];
 

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Entities;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
@@ -79,7 +80,18 @@ internal sealed partial class SessionReconciler
     /// </summary>
     public static async Task<IReadOnlyList<SessionBinding>> FinishAsync(IngestContext context, CancellationToken cancellationToken)
     {
-        await context.Db.SaveChangesAsync(cancellationToken);
+        // The caller may send the changes in its next round trip instead of a SaveChanges of their own (see
+        // IngestContext.Changes). Only the lineage is read below, and segments are saved as soon as they are added.
+        if (!context.DeferChanges || context.Db.ChangeTracker.Entries<Relay.Broker.Persistence.Entities.SessionSegment>().Any(e => e.State != EntityState.Unchanged)
+            || ChangeCommands.TryRender(context.Db) is not { } changes)
+        {
+            await context.Db.SaveChangesAsync(cancellationToken);
+        }
+        else
+        {
+            context.Changes = changes;
+        }
+
         var ids = context.SessionEvents.Select(e => e.Session.Id).Concat(context.ChangedBindings.Select(s => s.Id)).Distinct().ToList();
         if (ids.Count == 0)
         {

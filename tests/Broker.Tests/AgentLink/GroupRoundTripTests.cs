@@ -9,14 +9,14 @@ using Db = Relay.Broker.Persistence.Entities;
 namespace Relay.Broker.Tests.AgentLink;
 
 /// <summary>
-/// A prompt's receipt and its reply each cost a group of three round trips: the lock, the fence and every lookup the
-/// batch needs; the batch's own changes; the event rows and COMMIT. The event-order lock is held for all three.
+/// A prompt's receipt and its reply each cost a group of two round trips: the lock, the fence and every lookup the
+/// batch needs; then the batch's own changes, the event rows and COMMIT. The event-order lock is held for both.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class GroupRoundTripTests(PostgresFixture postgres)
 {
     [Fact]
-    public async Task ReceiptThenReply_EachAloneInItsGroup_ThreeRoundTripsEach()
+    public async Task ReceiptThenReply_EachAloneInItsGroup_TwoRoundTripsEach()
     {
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupRoundTripTests>();
@@ -39,8 +39,8 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
             Reply = new SessionReply { ReplyId = Guid.NewGuid().ToString("D"), InReplyTo = promptId.ToString("D"), Text = "done", Session = Evidence(claudeId), Source = ReplySource.ReplyTool },
         }));
 
-        receipt.Should().HaveCount(3, "the prompt and its session are read with the lock and the fence: {0}", string.Join("\n", receipt));
-        reply.Should().HaveCount(3, "the session, the prompt and the stored replies are read with the lock and the fence: {0}", string.Join("\n", reply));
+        receipt.Should().HaveCount(2, "the prompt and its session are read with the lock and the fence, and the changes ride with the event rows: {0}", string.Join("\n", receipt));
+        reply.Should().HaveCount(2, "the session, the prompt and the stored replies are read with the lock and the fence, and the changes ride with the event rows: {0}", string.Join("\n", reply));
         await using var db = database.CreateContext();
         (await db.Prompts.SingleAsync(p => p.Id == promptId, timeout.Token)).Status.Should().Be(Db.PromptStatus.Replied);
     }
