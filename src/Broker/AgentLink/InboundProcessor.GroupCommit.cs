@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
+using Relay.Broker.Signals;
 using Relay.Broker.Watch.Timeline;
 
 namespace Relay.Broker.AgentLink;
@@ -139,7 +140,8 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
     private async Task CommitGroupAsync(List<PendingBatch> group, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var stored = new (BatchOutcome Outcome, Sessions.IngestContext Context)?[group.Count];
+        var stored = new (BatchOutcome Outcome, Sessions.IngestContext Context, List<TimelineRow> Rows)?[group.Count];
+        var head = 0L;
         try
         {
             await using var db = await databases.CreateDbContextAsync(cancellationToken);
@@ -159,7 +161,9 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             var machineIds = group.Select(p => p.Batch.Machine.Id).Distinct().ToArray();
             // What the batches will look up by key, read in the same round trip as the lock and the fences.
             var preload = GroupPreload.For(group.Select(p => p.Batch));
-            var fences = await LockFencesAsync(db, eventOrderLock: true, machineIds, preload, nextSavepoint, cancellationToken);
+            // The log's head comes with the lock, before any batch inserts: the rows committed after it will be exactly the
+            // rows of the batches that were not rolled back (handed to the watch feed after the commit).
+            (var fences, head) = await LockFencesAsync(db, eventOrderLock: true, machineIds, preload, nextSavepoint, cancellationToken);
             for (var i = 0; i < group.Count; i++)
             {
                 var batch = group[i].Batch;
@@ -216,11 +220,27 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
         }
 
         var elapsed = time.GetElapsedTime(started);
+        // Committed: the watch feed gets the rows of the batches that were stored, and with them the Events signal, which
+        // the batches' streams then need not publish.
+        var rows = new List<TimelineRow>();
+        foreach (var done in stored)
+        {
+            if (done is not null)
+            {
+                rows.AddRange(done.Value.Rows);
+            }
+        }
+
+        rows.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        committedEvents.Committed(head, rows);
         for (var i = 0; i < group.Count; i++)
         {
             if (stored[i] is { } done)
             {
-                group[i].Completion.TrySetResult(done.Outcome);
+                var outcome = rows.Count > 0 && done.Outcome.Topics.Contains(BrokerSignals.Events)
+                    ? done.Outcome with { Topics = done.Outcome.Topics.Where(static t => t != BrokerSignals.Events).ToList() }
+                    : done.Outcome;
+                group[i].Completion.TrySetResult(outcome);
             }
         }
 

@@ -6,6 +6,8 @@ using Relay.Broker.Observability;
 using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
+using Relay.Broker.Watch;
+using Relay.Broker.Watch.Timeline;
 using Relay.Protocol.V1;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 
@@ -49,6 +51,7 @@ internal sealed partial class InboundProcessor(
     DeliveryInbound delivery,
     TimeProvider time,
     BrokerTelemetry telemetry,
+    CommittedEvents committedEvents,
     IEnumerable<IInboundBatchObserver> observers)
 {
     // ORDER BY with FOR UPDATE locks the rows in that order: machine-id order, as PresenceSweeper does.
@@ -92,8 +95,8 @@ internal sealed partial class InboundProcessor(
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         db.Database.AutoSavepointsEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var fences = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], preload: null, then: [], cancellationToken);
-        var (outcome, context) = await StoreAsync(db, batch, Admit(batch, fences), preload: null, then: [], cancellationToken);
+        var (fences, _) = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], preload: null, then: [], cancellationToken);
+        var (outcome, context, _) = await StoreAsync(db, batch, Admit(batch, fences), preload: null, then: [], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         telemetry.BatchStored(batch.Items, time.GetElapsedTime(started), context.Deliveries);
         return outcome;
@@ -103,9 +106,10 @@ internal sealed partial class InboundProcessor(
     /// Locks the machines' agent_link_state rows (in machine-id order) and reads them: the fences of their batches. In
     /// one round trip with the event-order lock before them when <paramref name="eventOrderLock"/> is set (the lock
     /// order of every transaction that takes both), the <paramref name="preload"/>'s lookups after them, and
-    /// <paramref name="then"/> (statements without results) last.
+    /// <paramref name="then"/> (statements without results) last. With the lock, also returns the log's head read right
+    /// after it (TimelineWriter.HeadCommand): the group's committed rows are then exactly the rows after it; 0 without.
     /// </summary>
-    private static async Task<Dictionary<Guid, LinkFence>> LockFencesAsync(
+    private static async Task<(Dictionary<Guid, LinkFence> Fences, long Head)> LockFencesAsync(
         RelayDbContext db, bool eventOrderLock, Guid[] machineIds, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
@@ -117,6 +121,7 @@ internal sealed partial class InboundProcessor(
             {
                 Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
             });
+            batch.BatchCommands.Add(TimelineWriter.HeadCommand());
         }
 
         batch.BatchCommands.Add(new NpgsqlBatchCommand(Fences) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = machineIds } } });
@@ -127,10 +132,14 @@ internal sealed partial class InboundProcessor(
         }
 
         var fences = new Dictionary<Guid, LinkFence>(machineIds.Length);
+        var head = 0L;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (eventOrderLock)
         {
             await reader.NextResultAsync(cancellationToken); // past the lock's result
+            await reader.ReadAsync(cancellationToken);
+            head = reader.GetInt64(0);
+            await reader.NextResultAsync(cancellationToken);
         }
 
         while (await reader.ReadAsync(cancellationToken))
@@ -148,7 +157,7 @@ internal sealed partial class InboundProcessor(
         {
         }
 
-        return fences;
+        return (fences, head);
     }
 
     /// <summary>
@@ -180,9 +189,10 @@ internal sealed partial class InboundProcessor(
     /// <summary>
     /// One batch's work inside the caller's transaction (which holds the event-order lock when it has items), after
     /// <see cref="Admit"/> returned <paramref name="committed"/>, with what <paramref name="preload"/> read for it.
-    /// <paramref name="then"/> goes in the same round trip as the batch's last statements.
+    /// <paramref name="then"/> goes in the same round trip as the batch's last statements. Also returns the event rows
+    /// it inserted, as the log will hold them once committed (for the watch feed: CommittedEvents).
     /// </summary>
-    private async Task<(BatchOutcome Outcome, IngestContext Context)> StoreAsync(
+    private async Task<(BatchOutcome Outcome, IngestContext Context, List<TimelineRow> Rows)> StoreAsync(
         RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
         var machine = batch.Machine;
@@ -234,9 +244,10 @@ internal sealed partial class InboundProcessor(
         // acknowledgement and the caller's next statements: one round trip.
         List<NpgsqlBatchCommand> changes = context.Changes ?? [];
         var alongside = batch.AckedBrokerSeq is { } acked ? [.. changes, .. OutboxStore.AcknowledgeCommands(machine.Id, acked, context.Now)] : changes;
+        StoredEvents written;
         try
         {
-            await events.WriteAsync(
+            written = await events.WriteAsync(
                 connection,
                 tx,
                 context.Events,
@@ -251,7 +262,16 @@ internal sealed partial class InboundProcessor(
         }
 
         ChangeCommands.Accept(db);
-        return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context);
+        var rows = new List<TimelineRow>(written.Events.Count);
+        foreach (var e in written.Events)
+        {
+            var inserted = context.Events[e.Index];
+            rows.Add(TimelineRow.Inserted(
+                e.EventId, inserted.MachineId, inserted.RelaySessionId, inserted.ClaudeSessionId, inserted.AgentEventId,
+                SnakeCaseEnumConverter<EventKind>.ToText(inserted.Kind), inserted.OccurredAt, written.ReceivedAt, inserted.Payload));
+        }
+
+        return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context, rows);
     }
 
     private Task DispatchAsync(IngestContext context, AgentMessage message, CancellationToken cancellationToken) => message.BodyCase switch

@@ -12,6 +12,7 @@ internal static class WatchServiceCollectionExtensions
         services.AddSingleton<TimelineWriter>();
         services.AddSingleton<TimelineMapper>();
         services.AddSingleton<MachineReader>();
+        services.AddSingleton<CommittedEvents>();
         services.AddSingleton<EventFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());
         services.AddSingleton<WatchStream>();

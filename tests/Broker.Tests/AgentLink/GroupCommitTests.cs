@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Broker.AgentLink;
+using Relay.Broker.Watch;
 using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Broker.Tests.Prompts;
@@ -92,6 +93,9 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
             CREATE TRIGGER {name} BEFORE INSERT ON events FOR EACH ROW
                 WHEN (NEW.machine_id = '{refused.MachineId}' AND NEW.kind = 'hook') EXECUTE FUNCTION {name}();
             """, timeout.Token);
+        // A live watcher of every hook: the group hands its committed rows to the feed, never the refused batch's.
+        var (live, _) = await broker.Services.GetRequiredService<EventFeed>().SubscribeAsync(
+            new WatchFilter(null, null, new HashSet<Protocol.V1.EventKind> { Protocol.V1.EventKind.Hook }), timeout.Token);
         try
         {
             var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token);
@@ -99,6 +103,19 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
             {
                 await agent.WaitForAckAsync(seqs[agent], timeout.Token);
             }
+
+            var seen = new List<Protocol.V1.Event>();
+            while (others.Any(o => !seen.Exists(e => e.MachineId == o.MachineId.ToString("D"))))
+            {
+                seen.Add((await live.Reader.ReadAsync(timeout.Token)).Event);
+            }
+
+            while (live.Reader.TryRead(out var more))
+            {
+                seen.Add(more.Event);
+            }
+
+            seen.Should().NotContain(e => e.MachineId == refused.MachineId.ToString("D"), "a batch rolled back to its savepoint is never delivered");
 
             foreach (var stored in others)
             {

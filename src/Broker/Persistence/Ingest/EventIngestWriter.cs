@@ -74,13 +74,13 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
     }
 
     /// <summary>The same inside a caller's transaction, for callers that store more in it; the caller commits.</summary>
-    public Task<IReadOnlyList<IngestedEvent>> WriteAsync(
+    public async Task<IReadOnlyList<IngestedEvent>> WriteAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         IReadOnlyList<IngestEvent> events,
         IReadOnlyList<InboundPosition> positions,
         CancellationToken cancellationToken = default) =>
-        WriteAsync(connection, transaction, events, positions, alongside: [], then: [], cancellationToken);
+        (await WriteAsync(connection, transaction, events, positions, alongside: [], then: [], cancellationToken)).Events;
 
     /// <summary>
     /// The same, with <paramref name="alongside"/> (commands whose results the caller does not need: an inbound batch's
@@ -89,7 +89,8 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
     /// order and stop at the first error, which this throws; what ran before it stays in the transaction (so a failed
     /// insert leaves the caller's savepoint in place to roll back to, and COMMIT does not run).
     /// </summary>
-    public async Task<IReadOnlyList<IngestedEvent>> WriteAsync(
+    /// <returns>The events stored by this call, in batch order, and the received_at it stored them with.</returns>
+    public async Task<StoredEvents> WriteAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         IReadOnlyList<IngestEvent> events,
@@ -98,12 +99,12 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         IReadOnlyList<string> then,
         CancellationToken cancellationToken = default)
     {
+        var now = timeProvider.GetUtcNow().ToUniversalTime();
         if (events.Count == 0 && positions.Count == 0 && alongside.Count == 0 && then.Count == 0)
         {
-            return [];
+            return new StoredEvents([], now);
         }
 
-        var now = timeProvider.GetUtcNow();
         await using var batch = new NpgsqlBatch(connection, transaction);
         var firstIndex = events.Count == 0 ? null : AddInsert(batch, events, now);
         if (positions.Count > 0)
@@ -141,7 +142,7 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         }
 
         stored.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return stored;
+        return new StoredEvents(stored, now);
     }
 
     /// <summary>The event-order lock and the insert; returns where each (machine, agent event id) first occurs.</summary>

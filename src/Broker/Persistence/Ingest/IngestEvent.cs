@@ -29,3 +29,6 @@ internal readonly record struct IngestedEvent(int Index, Guid MachineId, Guid Ag
 
 /// <summary>The highest agent→broker sequence number of a machine that the batch covers.</summary>
 internal readonly record struct InboundPosition(Guid MachineId, long Seq);
+
+/// <summary>What one insert of a batch stored: the events new to the log, and the received_at they were stored with.</summary>
+internal sealed record StoredEvents(IReadOnlyList<IngestedEvent> Events, DateTimeOffset ReceivedAt);

@@ -10,7 +10,30 @@ internal sealed record TimelineRow(
     string Kind,
     DateTimeOffset OccurredAt,
     DateTimeOffset ReceivedAt,
-    string Payload);
+    string Payload)
+{
+    /// <summary>
+    /// A row as a writer inserted it, as the log would return it: its times at PostgreSQL's precision (microseconds,
+    /// truncated as Npgsql sends them), its payload as the writer sent it (the stored jsonb text may differ in layout,
+    /// which the mapper's JSON parser does not see).
+    /// </summary>
+    public static TimelineRow Inserted(
+        long id, Guid machineId, Guid? sessionId, Guid? claudeSessionId, Guid eventId, string kind,
+        DateTimeOffset occurredAt, DateTimeOffset receivedAt, string payload) =>
+        new(id, machineId, sessionId, claudeSessionId, eventId, kind, Stored(occurredAt), Stored(receivedAt), payload);
+
+    /// <summary>A time as timestamptz keeps it: UTC, whole microseconds; the extremes stand for the infinities.</summary>
+    public static DateTimeOffset Stored(DateTimeOffset time)
+    {
+        if (time == DateTimeOffset.MinValue || time == DateTimeOffset.MaxValue)
+        {
+            return time;
+        }
+
+        var ticks = time.UtcTicks;
+        return new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+    }
+}
 
 /// <summary>A broker-originated entry to append to the event log.</summary>
 /// <param name="MachineId">The machine it concerns.</param>

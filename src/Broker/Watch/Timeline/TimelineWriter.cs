@@ -33,6 +33,17 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
         RETURNING id
         """;
 
+    /// <summary>
+    /// The log's committed head, for a writer that sends it right after taking the event-order lock and before its first
+    /// insert, in the same transaction: nobody else can commit events until it commits, so its own rows are then
+    /// exactly the committed rows after this head (see Watch.CommittedEvents). Read Committed: each statement sees what
+    /// committed before it, and the previous holder of the lock is visible before it releases the lock.
+    /// </summary>
+    public static NpgsqlBatchCommand HeadCommand() => new(Head);
+
+    /// <summary>The statement of <see cref="HeadCommand"/>.</summary>
+    public const string Head = "SELECT coalesce(max(id), 0) FROM events";
+
     /// <summary>Takes the event-order lock (EventIngestWriter.EventOrderLockKey) until the transaction ends.</summary>
     public static async Task LockAsync(RelayDbContext db, CancellationToken cancellationToken)
     {

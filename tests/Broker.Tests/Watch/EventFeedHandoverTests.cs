@@ -1,0 +1,103 @@
+using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Tests.Access;
+using Relay.Broker.Tests.AgentLink;
+using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Prompts;
+using Relay.Broker.Tests.Queries;
+using Relay.Protocol.V1;
+using static Relay.Broker.Tests.AgentLink.AgentMessages;
+
+namespace Relay.Broker.Tests.Watch;
+
+/// <summary>The live feed dispatches rows this replica's writers committed without reading them back (CommittedEvents).</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class EventFeedHandoverTests(PostgresFixture postgres)
+{
+    // The live feed's query (TimelineReader.ReadAllAfterAsync).
+    private const string FeedRead = "WHERE id > $1 ORDER BY id LIMIT $2";
+
+    // No poll during a test: every read of the feed comes from a signal, a watcher or a gap.
+    private static readonly Dictionary<string, string?> NoPoll = new() { ["Watch:PollInterval"] = "00:01:00" };
+
+    [Fact]
+    public async Task Watch_AgentBatchCommitted_SeenWithoutTheFeedReadingTheLog()
+    {
+        using var timeout = TestTimeout.Start();
+        var logs = new CapturingLoggerProvider();
+        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, b => SendPromptLockTests.CaptureNpgsql(b, logs), timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4300), SessionStartSource.Startup));
+        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
+        await watch.NextAsync(timeout.Token); // the checkpoint: live from here
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "UserPromptSubmit"));
+        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "UserPromptSubmit"), timeout.Token);
+
+        var before = FeedReads(logs);
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "Stop"));
+        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "Stop"), timeout.Token);
+
+        FeedReads(logs).Should().Be(before, "the batch's rows were handed to the feed after its commit, not read back");
+        watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
+    }
+
+    [Fact]
+    public async Task Watch_RowsOfAWriterThatHandsNothingOver_ReadInOrderBeforeTheHandedOverRows()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4301), SessionStartSource.Startup));
+        var machine = await SteeringSeed.MachineAsync(env.Database, cancellationToken: timeout.Token);
+        var session = await SteeringSeed.SessionAsync(env.Database, machine, cancellationToken: timeout.Token);
+        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
+        await watch.NextAsync(timeout.Token);
+
+        // Committed under the event-order lock by a writer that neither hands over nor signals: a gap before the agent's
+        // batch, which the feed must read from the database, once, before the batch's own rows.
+        var writer = new EventIngestWriter(env.Database.DataSource, TimeProvider.System);
+        var gap = await writer.WriteAsync(Enumerable.Range(0, 3).Select(i => SteeringSeed.Hook(session, i)).ToList(), timeout.Token);
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "Stop"));
+        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "Stop"), timeout.Token);
+
+        var cursors = watch.Events.Select(e => e.Cursor).ToList();
+        cursors.Should().StartWith(gap.Select(g => "ev" + g.EventId), "the gap's rows come first, in order");
+        cursors.Select(c => long.Parse(c[2..], System.Globalization.CultureInfo.InvariantCulture)).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+    }
+
+    [Fact]
+    public async Task Watch_PromptRoundTripLive_SameEventsAsReplayedFromTheLog()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, cancellationToken: timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4302), SessionStartSource.Startup));
+        using var live = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
+        var start = (await live.NextAsync(timeout.Token)).Checkpoint.Cursor;
+
+        var sent = await env.Operator.SendPromptAsync(
+            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "run the tests ✓ \"quoted\"" },
+            SteeringEnv.Call(timeout.Token)).ResponseAsync;
+        var promptId = sent.Prompt.PromptId;
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token,
+            new AgentMessage { PromptReceipt = new PromptReceipt { PromptId = promptId, Status = PromptStatus.Delivered, DeliveryPath = DeliveryPath.Channel, Session = Evidence(claudeId) } },
+            Hook(Evidence(claudeId), "PostToolUse", h => h.ToolName = "Bash"));
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token,
+            new AgentMessage { Reply = new SessionReply { ReplyId = Guid.NewGuid().ToString("D"), Session = Evidence(claudeId), InReplyTo = promptId, Text = "All green: 1.50 ✓", Source = ReplySource.ReplyTool } });
+        await live.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.Reply), timeout.Token);
+
+        using var replay = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { AfterCursor = start }, SteeringEnv.Call(timeout.Token)));
+        await replay.UntilAsync(w => w.Events.Count >= live.Events.Count, timeout.Token);
+
+        live.Events.Select(e => e.Kind).Should().Contain([EventKind.PromptCreated, EventKind.PromptUpdated, EventKind.Hook, EventKind.Reply]);
+        replay.Events.Take(live.Events.Count).Should().Equal(live.Events, "a row handed over maps to the same event as the row read back");
+    }
+
+    private static int FeedReads(CapturingLoggerProvider logs) =>
+        logs.Entries.Count(e => e.Category == "Npgsql.Command" && e.Message.Contains(FeedRead, StringComparison.Ordinal));
+}
