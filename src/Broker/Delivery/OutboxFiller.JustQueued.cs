@@ -76,9 +76,20 @@ internal sealed partial class OutboxFiller
         }
 
         await AddPromptAsync(context, prompt, claude, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        // The inserts (the prompt, its audit record, its outbox row) ride in the same round trip, before the lock: still
+        // only new rows when the lock is taken. Whatever ChangeCommands cannot render is saved first, as before.
+        var changes = ChangeCommands.TryRender(db, generatedKeysUnread: true);
+        if (changes is null)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
 
         await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in changes ?? [])
+        {
+            batch.BatchCommands.Add(command);
+        }
+
         foreach (var command in timeline.LockAndAppendCommands([.. entries, .. context.Events.Select(ToEntry)]))
         {
             batch.BatchCommands.Add(command);
@@ -100,9 +111,10 @@ internal sealed partial class OutboxFiller
         // wait, not the statements, was most of the time the lock was held). An error stops the round trip before it.
         batch.BatchCommands.Add(TimelineWriter.CommitCommand());
         FillResult result;
-        await using (var numbered = await batch.ExecuteReaderAsync(cancellationToken))
+        try
         {
-            // Past the lock's, the entries' and the row lock's results to the numbered rows.
+            await using var numbered = await batch.ExecuteReaderAsync(cancellationToken);
+            // Past the inserts', the lock's, the entries' and the row lock's results to the numbered rows.
             for (var i = 0; i < batch.BatchCommands.Count - 2; i++)
             {
                 await numbered.NextResultAsync(cancellationToken);
@@ -113,6 +125,16 @@ internal sealed partial class OutboxFiller
             while (await numbered.NextResultAsync(cancellationToken))
             {
             }
+        }
+        catch (PostgresException ex) when (changes is not null && ChangeCommands.Translate(ex, changes) is { } saveError)
+        {
+            // As SaveChanges would have reported it: a concurrent retry's prompt id is a DbUpdateException to the sender.
+            throw saveError;
+        }
+
+        if (changes is not null)
+        {
+            ChangeCommands.Accept(db);
         }
 
         return result;

@@ -20,6 +20,8 @@ namespace Relay.Broker.Persistence;
 /// raise 21000 (cardinality violation) inside the round trip, which stops it before anything after it, a COMMIT
 /// included. <see cref="Conflict"/> turns that error into the <see cref="DbUpdateConcurrencyException"/> SaveChanges
 /// would have thrown: not a data error, so an agent's batch that hits it fails and is resent, never refused.</para>
+/// <para>Each statement returns one row (the updates their check, the inserts <c>RETURNING 1</c>), so each is one
+/// result of the batch, as the statements around it are.</para>
 /// <para>Values are converted and typed by EF's own type mappings. Store-generated columns (a row version, a generated
 /// search vector) are neither written nor read back: callers render the changes of a context they discard after the
 /// round trip, and <see cref="Accept"/> marks the entries saved.</para>
@@ -28,8 +30,13 @@ internal static class ChangeCommands
 {
     private const string ExactlyOne = ") SELECT CASE WHEN count(*) = 1 THEN 1 ELSE (SELECT 1 UNION ALL SELECT 1) END FROM changed";
 
-    /// <summary>The context's pending changes as statements, or null when any of them needs EF's SaveChanges.</summary>
-    public static List<NpgsqlBatchCommand>? TryRender(DbContext db)
+    /// <summary>
+    /// The context's pending changes as statements, or null when any of them needs EF's SaveChanges.
+    /// <paramref name="generatedKeysUnread"/>: the caller never reads the keys the store generates for its inserts (an
+    /// audit record, an outbox row), so such inserts are rendered without them and their entities are detached by
+    /// <see cref="Accept"/>.
+    /// </summary>
+    public static List<NpgsqlBatchCommand>? TryRender(DbContext db, bool generatedKeysUnread = false)
     {
         db.ChangeTracker.DetectChanges();
         var entries = db.ChangeTracker.Entries().Where(e => e.State is EntityState.Added or EntityState.Modified).ToList();
@@ -48,7 +55,7 @@ internal static class ChangeCommands
             }
 
             var store = StoreObjectIdentifier.Table(table, entry.Metadata.GetSchema());
-            var command = entry.State == EntityState.Added ? Insert(entry, table, store) : Update(entry, table, store);
+            var command = entry.State == EntityState.Added ? Insert(entry, table, store, generatedKeysUnread) : Update(entry, table, store);
             if (command is null)
             {
                 return null;
@@ -60,8 +67,33 @@ internal static class ChangeCommands
         return commands;
     }
 
-    /// <summary>After the round trip succeeded: the entries are saved.</summary>
-    public static void Accept(DbContext db) => db.ChangeTracker.AcceptAllChanges();
+    /// <summary>After the round trip succeeded: the entries are saved (those whose generated key was never read, detached).</summary>
+    public static void Accept(DbContext db)
+    {
+        foreach (var entry in db.ChangeTracker.Entries().Where(e => e.State == EntityState.Added && e.Properties.Any(p => p.IsTemporary)).ToList())
+        {
+            entry.State = EntityState.Detached;
+        }
+
+        db.ChangeTracker.AcceptAllChanges();
+    }
+
+    /// <summary>
+    /// The error SaveChanges would have thrown for <paramref name="error"/>, raised in a round trip that carried
+    /// <paramref name="commands"/>: a <see cref="DbUpdateConcurrencyException"/> for a row gone or changed
+    /// (<see cref="Conflict"/>), a <see cref="DbUpdateException"/> around a constraint violation of one of them (a unique
+    /// key, a foreign key); null for anything else.
+    /// </summary>
+    public static DbUpdateException? Translate(PostgresException error, IReadOnlyList<NpgsqlBatchCommand> commands)
+    {
+        if (Conflict(error, commands) is { } conflict)
+        {
+            return conflict;
+        }
+
+        var ours = commands.Count > 0 && (error.BatchCommand is not { } failed || commands.Contains(failed));
+        return ours && error.SqlState.StartsWith("23", StringComparison.Ordinal) ? new DbUpdateException(error.MessageText, error) : null;
+    }
 
     /// <summary>
     /// The concurrency failure SaveChanges would have thrown, when <paramref name="error"/> is one of
@@ -80,7 +112,7 @@ internal static class ChangeCommands
         return new DbUpdateConcurrencyException("A row the batch updates was deleted or changed since it was read; nothing of the batch was saved.", error);
     }
 
-    private static NpgsqlBatchCommand? Insert(EntityEntry entry, string table, StoreObjectIdentifier store)
+    private static NpgsqlBatchCommand? Insert(EntityEntry entry, string table, StoreObjectIdentifier store, bool generatedKeysUnread)
     {
         var command = new NpgsqlBatchCommand();
         var columns = new StringBuilder();
@@ -94,13 +126,21 @@ internal static class ChangeCommands
 
             if (property.ValueGenerated != ValueGenerated.Never)
             {
+                if (generatedKeysUnread && property.IsPrimaryKey() && entry.Property(property.Name).IsTemporary)
+                {
+                    continue; // the store numbers it, and nobody reads it back
+                }
+
                 return null; // a generated key or a default: EF would leave it to the store and read it back
             }
 
             Append(columns, values, command, property, store, entry.Property(property.Name).CurrentValue);
         }
 
-        command.CommandText = $"INSERT INTO \"{table}\" ({columns}) VALUES ({values})";
+        // RETURNING a row, as the updates do: every statement rendered here is one result with rows, so a caller that
+        // counts its batch's results need not know which statements are here (Npgsql's NextResult passes over results
+        // without rows).
+        command.CommandText = $"INSERT INTO \"{table}\" ({columns}) VALUES ({values}) RETURNING 1";
         return command;
     }
 

@@ -79,6 +79,32 @@ public sealed class ChangeCommandsTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task TryRender_InsertBreaksAUniqueKeyWithGeneratedKeysUnread_ReportedAsSaveChangesWouldAndKeysLeftToTheStore()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<ChangeCommandsTests>();
+        var session = await Seed.SessionAsync(database, await Seed.MachineAsync(database, timeout.Token), timeout.Token);
+        var taken = await AddPromptAsync(database, session, timeout.Token);
+        await using var db = database.CreateContext();
+        db.Outbox.Add(new OutboxMessage { MachineId = session.MachineId, Kind = OutboxKind.Prompt, RefId = taken, CreatedAt = Seed.Now, Payload = [1, 2] });
+        var outbox = ChangeCommands.TryRender(db, generatedKeysUnread: true);
+        outbox.Should().ContainSingle("the store numbers the outbox row, and this caller never reads its id");
+        await RunAsync(db, outbox!, timeout.Token);
+        ChangeCommands.Accept(db);
+        db.ChangeTracker.Entries().Should().BeEmpty("an entity whose key was never read back is not tracked as saved");
+        (await database.ScalarAsync<long>($"SELECT count(*) FROM agent_outbox WHERE ref_id = '{taken}'", timeout.Token)).Should().Be(1);
+
+        db.Prompts.Add(NewPrompt(taken, session));
+        var duplicate = ChangeCommands.TryRender(db)!;
+        var run = () => RunAsync(db, duplicate, timeout.Token);
+
+        var error = (await run.Should().ThrowAsync<PostgresException>()).Which;
+        ChangeCommands.Translate(error, duplicate).Should().BeOfType<DbUpdateException>()
+            .Which.InnerException.Should().BeSameAs(error, "callers that catch a unique violation from SaveChanges look at the inner PostgresException");
+        ChangeCommands.Translate(error, []).Should().BeNull();
+    }
+
+    [Fact]
     public async Task TryRender_ADeleteOrAGeneratedKeyOrAnInsertNamingAnother_LeftToSaveChanges()
     {
         using var timeout = TestTimeout.Start();
