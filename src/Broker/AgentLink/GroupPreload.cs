@@ -24,7 +24,8 @@ namespace Relay.Broker.AgentLink;
 /// </remarks>
 internal sealed class GroupPreload
 {
-    private const string SessionsWhere = " WHERE t.id = ANY($1) OR t.id IN (SELECT p.relay_session_id FROM prompts p WHERE p.id = ANY($2))";
+    // One array, so that the primary key is searched: with an OR of the two conditions PostgreSQL scans every session.
+    private const string SessionsWhere = " WHERE t.id = ANY($1 || ARRAY(SELECT p.relay_session_id FROM prompts p WHERE p.id = ANY($2)))";
     private const string PromptsWhere = " WHERE t.id = ANY($1)";
     private const string StoredRepliesSql = "SELECT id FROM replies WHERE id = ANY($1)";
 

@@ -110,6 +110,46 @@ public sealed class GroupPreloadTests(PostgresFixture postgres)
         two.StoredReplies.Should().BeNull("the first batch may have stored or rolled back the same reply: looked up again");
     }
 
+    [Fact]
+    public async Task AddTo_SessionsNamedAndThoseOfPrompts_FoundThroughThePrimaryKeyNotByScanningEverySession()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupPreloadTests>();
+        var (machine, session, cache, claudeId) = await SessionAsync(database, timeout.Token);
+        var promptId = await PromptAsync(database, session, timeout.Token);
+        var batch = Batch(machine, cache, Hook(Evidence(claudeId), "Stop"),
+            new AgentMessage { PromptReceipt = new PromptReceipt { PromptId = promptId.ToString("D"), Status = PromptStatus.Delivered } });
+        await using var db = database.CreateContext();
+        await using var commands = new NpgsqlBatch();
+        GroupPreload.For([batch]).AddTo(commands, db);
+        var sessions = commands.BatchCommands.Cast<NpgsqlBatchCommand>().Single(c => c.CommandText.Contains("FROM \"sessions\"", StringComparison.Ordinal));
+
+        // Sessions are never deleted: a plan that reads every one of them would grow with the deployment's age.
+        await db.Database.OpenConnectionAsync(timeout.Token);
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await using (var off = new NpgsqlCommand("SET enable_seqscan = off", connection))
+        {
+            await off.ExecuteNonQueryAsync(timeout.Token);
+        }
+
+        await using var explain = new NpgsqlCommand("EXPLAIN " + sessions.CommandText, connection);
+        foreach (NpgsqlParameter parameter in sessions.Parameters)
+        {
+            explain.Parameters.Add(new NpgsqlParameter { Value = parameter.Value });
+        }
+
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync(timeout.Token))
+        {
+            while (await reader.ReadAsync(timeout.Token))
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        plan.Should().NotContain(line => line.Contains("Seq Scan on sessions"), "the sessions are looked up by id: {0}", string.Join("\n", plan));
+    }
+
     /// <summary>Runs the preload's lookups as the group's first round trip does: after a statement of its own.</summary>
     private static async Task<GroupPreload> LoadAsync(RelayDbContext db, InboundBatch[] batches, CancellationToken cancellationToken)
     {
