@@ -27,6 +27,8 @@ internal sealed class PromptConfiguration : IEntityTypeConfiguration<Prompt>
         // Idempotency is per sender: a retry finds its prompt, another sender's key never matches.
         builder.HasIndex(p => new { p.SenderKind, p.SenderId, p.IdempotencyKey }).IsUnique();
         builder.HasIndex(p => new { p.RelaySessionId, p.CreatedAt });
+        // Every session read counts the session's open prompts (SessionSql): only those, not every prompt it ever had.
+        builder.HasIndex(p => p.RelaySessionId).HasFilter("status IN ('queued', 'sent')");
         // Redelivery after reconnect and the expiry sweep look for open prompts.
         builder.HasIndex(p => new { p.Status, p.ExpiresAt });
 

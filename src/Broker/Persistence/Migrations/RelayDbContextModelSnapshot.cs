@@ -845,6 +845,10 @@ namespace Relay.Broker.Persistence.Migrations
 
                     NpgsqlIndexBuilderExtensions.HasMethod(b.HasIndex("SearchVector"), "GIN");
 
+                    b.HasIndex("RelaySessionId")
+                        .HasDatabaseName("ix_prompts_relay_session_id")
+                        .HasFilter("status IN ('queued', 'sent')");
+
                     b.HasIndex("RelaySessionId", "CreatedAt")
                         .HasDatabaseName("ix_prompts_relay_session_id_created_at");
 
