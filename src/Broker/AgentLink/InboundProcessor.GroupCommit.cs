@@ -19,7 +19,7 @@ namespace Relay.Broker.AgentLink;
 /// commit. A batch that fails (a newer stream, a revoked machine, a database rule) is rolled back to its savepoint and
 /// reported to its stream alone. The group locks its batches' agent_link_state rows in one statement, in machine id
 /// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
-/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about 2n + 1 round trips, the
+/// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about n + 1 round trips, the
 /// last of which ends with COMMIT.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
@@ -130,10 +130,11 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
 
     /// <summary>Stores the group in one transaction; completes each batch with its outcome or its own failure.</summary>
     /// <remarks>
-    /// Round trips: one for the event-order lock, every batch's fence, what the batches will look up by key (GroupPreload:
-    /// sessions, prompts, stored replies) and the first savepoint; then per batch its own work (SaveChanges, and lookups
-    /// the preload does not cover) and one for its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT (the last
-    /// batch's COMMIT instead). A batch that fails rolls back to its savepoint, which stays in place for the next batch
+    /// Round trips: one for the event-order lock, the log's head, every batch's fence, what the batches will look up by
+    /// key (GroupPreload: sessions, prompts, stored replies) and the first savepoint; then per batch one for its changes
+    /// (ChangeCommands), its event rows, its position, the RELEASE of its savepoint and the next batch's SAVEPOINT (the
+    /// last batch's COMMIT instead), plus any lookup the preload does not cover and a SaveChanges of its own when its
+    /// changes cannot be rendered. A batch that fails rolls back to its savepoint, which stays in place for the next batch
     /// (ROLLBACK TO SAVEPOINT keeps it); one whose fence fails did nothing to roll back. When the last batch failed or was
     /// refused, COMMIT is a round trip of its own.
     /// </remarks>
