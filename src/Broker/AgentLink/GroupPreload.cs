@@ -11,7 +11,8 @@ namespace Relay.Broker.AgentLink;
 /// What a group's batches will look up by key (the sessions their messages name, the prompts their receipts and
 /// replies name, whether their replies are stored already), read in the group's first round trip, right after the
 /// event-order lock and the fences. Each lookup would otherwise be a round trip of its own, under the lock: a prompt's
-/// receipt took five round trips and its reply six, now three each.
+/// receipt took five round trips and its reply six; with the changes sent alongside the event rows (ChangeCommands),
+/// two each.
 /// </summary>
 /// <remarks>
 /// <para>Never stale: the rows are read after the group took the event-order lock, and every other writer of sessions,

@@ -30,6 +30,9 @@ internal static class ChangeCommands
 {
     private const string ExactlyOne = ") SELECT CASE WHEN count(*) = 1 THEN 1 ELSE (SELECT 1 UNION ALL SELECT 1) END FROM changed";
 
+    // Only ever asked for new parameters (which it does not keep): EF's type mappings create theirs through a command.
+    private static readonly NpgsqlCommand ParameterFactory = new();
+
     /// <summary>
     /// The context's pending changes as statements, or null when any of them needs EF's SaveChanges.
     /// <paramref name="generatedKeysUnread"/>: the caller never reads the keys the store generates for its inserts (an
@@ -186,8 +189,7 @@ internal static class ChangeCommands
     private static string Parameter(NpgsqlBatchCommand command, IProperty property, object? value)
     {
         var name = "p" + command.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var factory = new NpgsqlCommand();
-        var parameter = (NpgsqlParameter)((RelationalTypeMapping)property.GetTypeMapping()).CreateParameter(factory, name, value, property.IsNullable);
+        var parameter = (NpgsqlParameter)((RelationalTypeMapping)property.GetTypeMapping()).CreateParameter(ParameterFactory, name, value, property.IsNullable);
         command.Parameters.Add(parameter);
         return "@" + name;
     }
