@@ -6,9 +6,8 @@ namespace Relay.Broker.Access;
 /// </summary>
 internal static class StoredTime
 {
-    public static DateTimeOffset GetUtcNowForStorage(this TimeProvider time)
-    {
-        var now = time.GetUtcNow();
-        return now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
-    }
+    public static DateTimeOffset GetUtcNowForStorage(this TimeProvider time) => ForStorage(time.GetUtcNow());
+
+    /// <summary><paramref name="time"/> truncated to the microsecond, as PostgreSQL stores it.</summary>
+    public static DateTimeOffset ForStorage(DateTimeOffset time) => time.AddTicks(-(time.UtcTicks % TimeSpan.TicksPerMicrosecond));
 }

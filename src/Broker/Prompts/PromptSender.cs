@@ -168,7 +168,7 @@ internal sealed partial class PromptSender(
             Text = text,
             Status = Db.PromptStatus.Queued,
             CreatedAt = now,
-            ExpiresAt = (now + ttl).AddTicks(-((now + ttl).UtcTicks % TimeSpan.TicksPerMicrosecond)),
+            ExpiresAt = StoredTime.ForStorage(now + ttl),
             InReplyTo = inReplyTo,
         };
 

@@ -30,8 +30,7 @@ internal sealed record TimelineRow(
             return time;
         }
 
-        var ticks = time.UtcTicks;
-        return new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+        return Access.StoredTime.ForStorage(time).ToUniversalTime();
     }
 }
 
