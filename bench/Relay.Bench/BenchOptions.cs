@@ -28,6 +28,8 @@ internal sealed record BenchOptions(
           --idle <s>           idle window over which capacity-idle measures CPU (default 20; 1–600)
           --rate <n>           offered load of ingest-10k-latency, events/s (default 10000)
           --latency-agents <n> agents sharing that load (default 10)
+          --ack-trace <file>   write each event of ingest-10k-latency (when due, ack latency) to <file>, to find
+                               when the tail happened (see AckTrace.cs)
           --prompt-rate <n>    prompts/s prompt-roundtrip sends on a fixed schedule, over warm-up + duration
                                (default 100; 1–1000)
           --prompt-sessions <n>
@@ -61,6 +63,9 @@ internal sealed record BenchOptions(
     /// <summary>prompt-roundtrip's unmeasured warm-up at its rate.</summary>
     public TimeSpan PromptWarmup { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Where ingest-10k-latency writes every event's due time and ack latency; null: nowhere.</summary>
+    public string? AckTrace { get; init; }
+
     /// <summary>Unmeasured ingest load before the first ingest scenario (JIT tiering settles).</summary>
     public TimeSpan BrokerWarmup { get; init; } = TimeSpan.FromSeconds(20);
 
@@ -81,6 +86,7 @@ internal sealed record BenchOptions(
         var promptSessions = 1;
         string? database = null;
         string? markdown = null;
+        string? ackTrace = null;
         HashSet<string>? only = null;
         var agentBench = new AgentBenchOptions();
         for (var i = 0; i < args.Length; i++)
@@ -119,6 +125,9 @@ internal sealed record BenchOptions(
                         break;
                     case "--latency-agents":
                         latencyAgents = (int)Number(Next(), 1, 1000, arg);
+                        break;
+                    case "--ack-trace":
+                        ackTrace = Path.GetFullPath(Next());
                         break;
                     case "--prompt-rate":
                         promptRate = Number(Next(), 1, 1000, arg);
@@ -186,6 +195,7 @@ internal sealed record BenchOptions(
             PromptRate = promptRate,
             PromptSessions = promptSessions,
             PromptWarmup = TimeSpan.FromSeconds(promptWarmup),
+            AckTrace = ackTrace,
         };
     }
 

@@ -78,7 +78,7 @@ internal static class BenchRun
             {
                 failed |= !await AttemptAsync("ingest-10k-latency", rows, "p99 ≤ 50 ms", async () =>
                 {
-                    latency = await IngestScenario.RunAsync(broker, options.LatencyAgents, options.LatencyRate, options.Warmup, options.Duration, Prefix("latency"), token);
+                    latency = await IngestScenario.RunAsync(broker, options.LatencyAgents, options.LatencyRate, options.Warmup, options.Duration, Prefix("latency"), token, options.AckTrace);
                     Progress($"ingest-10k-latency: offered {options.LatencyRate:0}/s, acked {Report.Count(latency.Rate)}/s, ack p50 {latency.P50Ms:0.00} ms p99 {latency.P99Ms:0.00} ms, {latency.EventsPerTransaction:0.0} events per db transaction, broker {latency.ServerCpuUsPerEvent:0} µs/event");
                 });
             }

@@ -20,7 +20,7 @@ internal sealed class LoadAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly HookEvents _events;
-    private readonly List<long> _latencies = [];
+    private readonly List<(long Due, long Latency)> _acks = [];
     private AsyncDuplexStreamingCall<AgentMessage, BrokerMessage>? _call;
     private SemaphoreSlim _window = new(0);
     private long[] _sentTicks = [];
@@ -191,12 +191,12 @@ internal sealed class LoadAgent : IAsyncDisposable
         return true;
     }
 
-    /// <summary>The ack latencies recorded, in Stopwatch ticks.</summary>
-    public IReadOnlyList<long> Latencies()
+    /// <summary>The acks recorded: when each event was due (Stopwatch timestamp) and its ack latency, in Stopwatch ticks.</summary>
+    public IReadOnlyList<(long Due, long Latency)> Acks()
     {
-        lock (_latencies)
+        lock (_acks)
         {
-            return [.. _latencies];
+            return [.. _acks];
         }
     }
 
@@ -328,11 +328,12 @@ internal sealed class LoadAgent : IAsyncDisposable
         var now = Stopwatch.GetTimestamp();
         if (_recording)
         {
-            lock (_latencies)
+            lock (_acks)
             {
                 for (var s = previous + 1; s <= seq; s++)
                 {
-                    _latencies.Add(now - _sentTicks[s & _mask]);
+                    var due = _sentTicks[s & _mask];
+                    _acks.Add((due, now - due));
                 }
             }
         }

@@ -15,7 +15,8 @@ internal static class IngestScenario
     private const int ConnectConcurrency = 16;
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(60);
 
-    public static async Task<Throughput> RunAsync(BrokerProcess broker, int agents, double? rate, TimeSpan warmup, TimeSpan duration, string prefix, CancellationToken cancellationToken)
+    public static async Task<Throughput> RunAsync(
+        BrokerProcess broker, int agents, double? rate, TimeSpan warmup, TimeSpan duration, string prefix, CancellationToken cancellationToken, string? ackTrace = null)
     {
         var machines = await Enrolment.EnrollAsync(broker.Address, broker.AdminToken, prefix, agents, cancellationToken);
         var load = machines.Select((m, i) => new LoadAgent(m, broker.Address, i)).ToList();
@@ -47,7 +48,13 @@ internal static class IngestScenario
             var drained = await Task.WhenAll(load.Select(a => a.DrainAsync(DrainTimeout)));
             await CheckAsync(broker, load, drained, cancellationToken);
 
-            var latencies = load.SelectMany(a => a.Latencies()).ToArray();
+            var acks = load.Select(a => a.Acks()).ToList();
+            if (ackTrace is not null)
+            {
+                await AckTrace.WriteAsync(ackTrace, acks, cancellationToken);
+            }
+
+            var latencies = acks.SelectMany(a => a.Select(x => x.Latency)).ToArray();
             Array.Sort(latencies);
             return new Throughput(agents, events, seconds, latencies, cpuUsed, pgUsed, rate, commits);
         }

@@ -163,6 +163,11 @@ internal sealed partial class EmbeddedPostgres
             $"port = {Port.ToString(CultureInfo.InvariantCulture)}",
             $"unix_socket_directories = '{SocketDirectory.Replace("'", "''", StringComparison.Ordinal)}'",
             "unix_socket_permissions = 0700",
+            "# Backends and autovacuum ask the kernel to write back their dirty data every 256 kB, as the checkpointer",
+            "# does. Otherwise it waits for the kernel's background writeback (10 % of memory or 30 s old), which then",
+            "# flushes in bursts that hold up every commit's WAL flush for hundreds of milliseconds.",
+            "# ALTER SYSTEM overrides any setting here (postgresql.auto.conf is read last).",
+            "backend_flush_after = 256kB",
             string.Empty);
         var path = Path.Combine(DataPath, SettingsFileName);
         await File.WriteAllTextAsync(path, settings, cancellationToken);
