@@ -46,4 +46,8 @@ internal static partial class AgentLinkLog
     [LoggerMessage(EventId = 3010, EventName = "PresenceSweepFailed", Level = LogLevel.Warning,
         Message = "Renewing the agent streams' leases or looking for queued work failed; the next sweep tries again")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3011, EventName = "GroupSplit", Level = LogLevel.Debug,
+        Message = "A group of {Batches} batches of hook events failed in its one round trip and was rolled back; its batches are stored one by one, each in its own savepoint")]
+    public static partial void GroupSplit(ILogger logger, Exception exception, int batches);
 }

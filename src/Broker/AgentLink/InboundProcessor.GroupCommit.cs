@@ -101,7 +101,16 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                     group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id));
                     try
                     {
-                        await CommitGroupAsync(group, _disposing.Token);
+                        if (!CanShareOneRoundTrip(group) || !await TryCommitInOneRoundTripAsync(group, _disposing.Token))
+                        {
+                            // Not hook events alone, or rolled back: batch by batch, each in its savepoint (those the
+                            // attempt refused at their fence are already completed).
+                            group.RemoveAll(static p => p.Completion.Task.IsCompleted);
+                            if (group.Count > 0)
+                            {
+                                await CommitGroupAsync(group, _disposing.Token);
+                            }
+                        }
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !_disposing.IsCancellationRequested)
                     {
@@ -220,9 +229,15 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             return;
         }
 
-        var elapsed = time.GetElapsedTime(started);
-        // Committed: the watch feed gets the rows of the batches that were stored, and with them the Events signal, which
-        // the batches' streams then need not publish.
+        Completed(group, stored, head, time.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// After the group's commit: the watch feed gets the rows of the batches that were stored, and with them the Events
+    /// signal, which the batches' streams then need not publish; each stored batch completes with its outcome.
+    /// </summary>
+    private void Completed(List<PendingBatch> group, (BatchOutcome Outcome, Sessions.IngestContext Context, List<TimelineRow> Rows)?[] stored, long head, TimeSpan elapsed)
+    {
         var rows = new List<TimelineRow>();
         foreach (var done in stored)
         {
@@ -279,7 +294,7 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
         _disposing.Dispose();
     }
 
-    private sealed record PendingBatch(InboundBatch Batch, CancellationToken CancellationToken)
+    internal sealed record PendingBatch(InboundBatch Batch, CancellationToken CancellationToken)
     {
         public TaskCompletionSource<BatchOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

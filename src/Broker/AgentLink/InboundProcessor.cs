@@ -52,7 +52,8 @@ internal sealed partial class InboundProcessor(
     TimeProvider time,
     BrokerTelemetry telemetry,
     CommittedEvents committedEvents,
-    IEnumerable<IInboundBatchObserver> observers)
+    IEnumerable<IInboundBatchObserver> observers,
+    ILogger<InboundProcessor> logger)
 {
     // ORDER BY with FOR UPDATE locks the rows in that order: machine-id order, as PresenceSweeper does.
     private const string Fences = """
@@ -195,9 +196,36 @@ internal sealed partial class InboundProcessor(
     private async Task<(BatchOutcome Outcome, IngestContext Context, List<TimelineRow> Rows)> StoreAsync(
         RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
     {
+        var prepared = await PrepareAsync(db, batch, committed, preload, cancellationToken);
+
+        // The batch's changes (unless they needed a SaveChanges of their own), the event rows, the position, the outbox
+        // acknowledgement and the caller's next statements: one round trip.
+        var changes = prepared.Context.Changes ?? [];
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
+        StoredEvents written;
+        try
+        {
+            written = await events.WriteAsync(connection, tx, prepared.Context.Events, prepared.Positions, prepared.Alongside(), then, cancellationToken);
+        }
+        catch (PostgresException ex) when (ChangeCommands.Conflict(ex, changes) is { } conflict)
+        {
+            throw conflict;
+        }
+
+        ChangeCommands.Accept(db);
+        return prepared.Stored(written.Events, 0, written.ReceivedAt);
+    }
+
+    /// <summary>
+    /// A batch's work up to its last round trip: every message applied (lookups and any SaveChanges of its own run now),
+    /// its changes rendered and its event rows built, the observers told. What is left to send is in the result.
+    /// </summary>
+    private async Task<PreparedBatch> PrepareAsync(
+        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, CancellationToken cancellationToken)
+    {
         var machine = batch.Machine;
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow()) { DeferChanges = true };
         preload?.Attach(context, batch);
@@ -240,38 +268,7 @@ internal sealed partial class InboundProcessor(
             await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
         }
 
-        // The batch's changes (unless they needed a SaveChanges of their own), the event rows, the position, the outbox
-        // acknowledgement and the caller's next statements: one round trip.
-        List<NpgsqlBatchCommand> changes = context.Changes ?? [];
-        var alongside = batch.AckedBrokerSeq is { } acked ? [.. changes, .. OutboxStore.AcknowledgeCommands(machine.Id, acked, context.Now)] : changes;
-        StoredEvents written;
-        try
-        {
-            written = await events.WriteAsync(
-                connection,
-                tx,
-                context.Events,
-                highest > committed ? [new InboundPosition(machine.Id, highest)] : [],
-                alongside,
-                then,
-                cancellationToken);
-        }
-        catch (PostgresException ex) when (ChangeCommands.Conflict(ex, changes) is { } conflict)
-        {
-            throw conflict;
-        }
-
-        ChangeCommands.Accept(db);
-        var rows = new List<TimelineRow>(written.Events.Count);
-        foreach (var e in written.Events)
-        {
-            var inserted = context.Events[e.Index];
-            rows.Add(TimelineRow.Inserted(
-                e.EventId, inserted.MachineId, inserted.RelaySessionId, inserted.ClaudeSessionId, inserted.AgentEventId,
-                SnakeCaseEnumConverter<EventKind>.ToText(inserted.Kind), inserted.OccurredAt, written.ReceivedAt, inserted.Payload));
-        }
-
-        return (new BatchOutcome(highest, bindings, context.Replies, context.Topics), context, rows);
+        return new PreparedBatch(batch, context, committed, highest, bindings);
     }
 
     private Task DispatchAsync(IngestContext context, AgentMessage message, CancellationToken cancellationToken) => message.BodyCase switch
@@ -316,4 +313,36 @@ internal sealed partial class InboundProcessor(
 internal interface IInboundBatchObserver
 {
     ValueTask BeforeCommitAsync(Guid machineId, long highestSeq, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+}
+
+/// <summary>A batch whose messages were applied (InboundProcessor.PrepareAsync) and whose last round trip is still to send.</summary>
+internal sealed record PreparedBatch(InboundBatch Batch, IngestContext Context, long Committed, long Highest, IReadOnlyList<SessionBinding> Bindings)
+{
+    /// <summary>The machine's new committed position, when the batch moved it.</summary>
+    public IReadOnlyList<InboundPosition> Positions => Highest > Committed ? [new InboundPosition(Batch.Machine.Id, Highest)] : [];
+
+    /// <summary>What goes in the last round trip besides the event rows and the position: its changes, then its outbox acknowledgement.</summary>
+    public List<NpgsqlBatchCommand> Alongside()
+    {
+        List<NpgsqlBatchCommand> changes = Context.Changes ?? [];
+        return Batch.AckedBrokerSeq is { } acked ? [.. changes, .. OutboxStore.AcknowledgeCommands(Batch.Machine.Id, acked, Context.Now)] : changes;
+    }
+
+    /// <summary>
+    /// The batch's outcome and its event rows as the log holds them, from what the insert returned: <paramref name="stored"/>
+    /// indexes the batch's events from <paramref name="firstIndex"/> on (other batches' events may share the insert).
+    /// </summary>
+    public (BatchOutcome Outcome, IngestContext Context, List<TimelineRow> Rows) Stored(IEnumerable<IngestedEvent> stored, int firstIndex, DateTimeOffset receivedAt)
+    {
+        var rows = new List<TimelineRow>();
+        foreach (var e in stored)
+        {
+            var inserted = Context.Events[e.Index - firstIndex];
+            rows.Add(TimelineRow.Inserted(
+                e.EventId, inserted.MachineId, inserted.RelaySessionId, inserted.ClaudeSessionId, inserted.AgentEventId,
+                SnakeCaseEnumConverter<EventKind>.ToText(inserted.Kind), inserted.OccurredAt, receivedAt, inserted.Payload));
+        }
+
+        return (new BatchOutcome(Highest, Bindings, Context.Replies, Context.Topics), Context, rows);
+    }
 }

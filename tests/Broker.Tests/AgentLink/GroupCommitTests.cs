@@ -145,6 +145,116 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Group_HookBatchesOfSeveralMachines_WritesAllInOneRoundTripWithItsCommit()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var hold = new HoldFirstBatch();
+        var logs = new CapturingLoggerProvider();
+        await using var broker = await TestBroker.StartAsync(database, configure: b =>
+        {
+            b.Services.AddSingleton<IInboundBatchObserver>(hold);
+            SendPromptLockTests.CaptureNpgsql(b, logs);
+        }, cancellationToken: timeout.Token);
+        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        var queued = InMachineIdOrder(agents.Skip(1));
+        var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
+        var activity = new Dictionary<SimulatedAgent, DateTimeOffset?>();
+        try
+        {
+            foreach (var agent in queued)
+            {
+                // Known sessions, as most hooks are: a new one is created (and saved) by the batch that first names it.
+                evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
+                await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "UserPromptSubmit"));
+                activity[agent] = (await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token)).Single().LastActivityAt;
+            }
+
+            hold.Arm();
+            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+            await hold.Reached.WaitAsync(timeout.Token);
+            var before = logs.Entries.Count; // the held group took its lock before this
+            var seqs = new Dictionary<SimulatedAgent, ulong>();
+            foreach (var agent in queued)
+            {
+                // Mid-turn tool hooks: the session's activity moves, its status stays (no session_updated entry to write).
+                seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "PostToolUse"), timeout.Token);
+            }
+
+            var processor = broker.Services.GetRequiredService<InboundProcessor>();
+            SpinWait.SpinUntil(() => processor.PendingBatches == queued.Count, TimeSpan.FromSeconds(30)).Should().BeTrue("the batches queue behind the held one");
+            hold.Release();
+            foreach (var agent in queued)
+            {
+                await agent.WaitForAckAsync(seqs[agent], timeout.Token);
+            }
+
+            var roundTrips = GroupRoundTripTests.RoundTripsOfTheGroupAfter(logs, before).Where(m => !m.Contains("txid_current()")).ToList();
+            roundTrips.Should().HaveCount(2, "the lock, the fences and the lookups, then every batch's event rows and positions with COMMIT: {0}", string.Join("\n", roundTrips));
+            roundTrips.Should().NotContain(m => m.Contains("SAVEPOINT"), "the group is rolled back as a whole if anything fails");
+            queued.Select(a => hold.TransactionOf(a.MachineId)).Distinct().Should().ContainSingle();
+            foreach (var agent in queued)
+            {
+                var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
+                sessions.Should().ContainSingle().Which.LastActivityAt.Should().BeAfter(activity[agent]!.Value, "the batch's session update rode in the shared round trip");
+                (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook && e.AgentSeq == (long)seqs[agent])
+                    .Which.RelaySessionId.Should().Be(sessions[0].Id);
+            }
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Group_TwoMachinesClaimOneClaudeSession_TheSecondIsRefusedAsAnotherMachines()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<GroupCommitTests>();
+        var hold = new HoldFirstBatch();
+        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
+        var (owner, other) = (InMachineIdOrder(agents.Skip(1))[0], InMachineIdOrder(agents.Skip(1))[1]);
+        var claudeId = Guid.NewGuid();
+        try
+        {
+            // A new session is saved by the batch that names it, before the next batch of the group looks it up: the
+            // second machine finds the first one's session, which is not its own, and its hook is refused (stored as
+            // such and acked), in the same transaction.
+            hold.Arm();
+            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+            await hold.Reached.WaitAsync(timeout.Token);
+            var ownerSeq = await owner.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
+            var otherSeq = await other.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
+            var processor = broker.Services.GetRequiredService<InboundProcessor>();
+            SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
+            hold.Release();
+            await owner.WaitForAckAsync(ownerSeq, timeout.Token);
+            await other.WaitForAckAsync(otherSeq, timeout.Token);
+
+            (await AgentLinkHarness.EventsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
+            (await AgentLinkHarness.SessionsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle();
+            (await AgentLinkHarness.SessionsOfAsync(database, other.MachineId, timeout.Token)).Should().BeEmpty();
+            var otherEvents = await AgentLinkHarness.EventsOfAsync(database, other.MachineId, timeout.Token);
+            otherEvents.Should().NotContain(e => e.Kind == EventKind.Hook);
+            otherEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)otherSeq);
+            other.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == otherSeq && m.Notice.Code == Protocol.V1.ErrorCode.PermissionDenied);
+            hold.TransactionOf(owner.MachineId).Should().Be(hold.TransactionOf(other.MachineId), "batch by batch they still share one transaction");
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Group_FirstBatchsFenceFails_ThatStreamEndsAndTheRestAreStoredTogether()
     {
         using var timeout = TestTimeout.Start();

@@ -53,6 +53,15 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
     {
         var before = logs.Entries.Count;
         await send();
+        return RoundTripsOfTheGroupAfter(logs, before);
+    }
+
+    /// <summary>
+    /// The round trips of the first group that takes the event-order lock after entry <paramref name="before"/> of the
+    /// log, on its connection, up to its COMMIT.
+    /// </summary>
+    internal static List<string> RoundTripsOfTheGroupAfter(CapturingLoggerProvider logs, int before)
+    {
         var commands = logs.Entries.Skip(before).Where(e => e.Category == "Npgsql.Command" && e.Message.StartsWith("Executing", StringComparison.Ordinal)).ToList();
         var start = commands.FindIndex(e => e.Message.Contains("pg_advisory_xact_lock") && e.Message.Contains("FROM agent_link_state s JOIN machines"));
         start.Should().BeGreaterThanOrEqualTo(0, "the batch is stored by a group that takes the event-order lock");
