@@ -20,7 +20,8 @@ namespace Relay.Broker.AgentLink;
 /// reported to its stream alone. The group locks its batches' agent_link_state rows in one statement, in machine id
 /// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
 /// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about n + 1 round trips, the
-/// last of which ends with COMMIT.
+/// last of which ends with COMMIT. A group of hook events alone costs two (InboundProcessor.OneRoundTrip.cs), and comes
+/// here, batch by batch, only when that fails.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
 {
