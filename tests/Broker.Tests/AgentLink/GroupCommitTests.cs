@@ -218,7 +218,8 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var hold = new HoldFirstBatch();
         await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
         var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
-        var (owner, other) = (InMachineIdOrder(agents.Skip(1))[0], InMachineIdOrder(agents.Skip(1))[1]);
+        var queued = InMachineIdOrder(agents.Skip(1));
+        var (owner, other) = (queued[0], queued[1]);
         var claudeId = Guid.NewGuid();
         try
         {
@@ -243,7 +244,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
             otherEvents.Should().NotContain(e => e.Kind == EventKind.Hook);
             otherEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)otherSeq);
             other.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == otherSeq && m.Notice.Code == Protocol.V1.ErrorCode.PermissionDenied);
-            hold.TransactionOf(owner.MachineId).Should().Be(hold.TransactionOf(other.MachineId), "batch by batch they still share one transaction");
+            hold.TransactionOf(owner.MachineId).Should().Be(hold.TransactionOf(other.MachineId), "one group stored both");
         }
         finally
         {
