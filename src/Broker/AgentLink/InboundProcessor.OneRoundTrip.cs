@@ -21,9 +21,10 @@ namespace Relay.Broker.AgentLink;
 /// <para>
 /// Safe because nothing one batch of such a group reads can be written by another: a hook event touches only its own
 /// machine's sessions (the group holds at most one batch per machine, its fence checked as before), and the one key
-/// shared across machines, a Claude session id, is the primary key of session_segments, so two batches claiming the
-/// same one fail the insert instead of storing both. The batches' lookups run in order as before; only their last
-/// statements (changes, event rows, positions, outbox acknowledgements) wait for the group's single round trip.
+/// shared across machines, a Claude session id, is saved with its new session as soon as a batch names it (a segment is
+/// never deferred), so a later batch of the group finds it as it would batch by batch; it is also session_segments'
+/// primary key. The batches' lookups run in order as before; only their last statements (changes, event rows,
+/// positions, outbox acknowledgements) wait for the group's single round trip.
 /// </para>
 /// <para>
 /// A failure anywhere (a conflict, a rule of the database, a message that breaks it) rolls the whole transaction back,
@@ -34,7 +35,7 @@ namespace Relay.Broker.AgentLink;
 internal sealed partial class InboundProcessor
 {
     /// <summary>Whether the group may share one round trip: two batches or more, of different machines, hook events alone.</summary>
-    internal static bool CanShareOneRoundTrip(List<PendingBatch> group)
+    private static bool CanShareOneRoundTrip(List<PendingBatch> group)
     {
         if (group.Count < 2)
         {
