@@ -21,48 +21,32 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
-        var agents = new List<SimulatedAgent>();
-        for (var i = 0; i < 4; i++)
-        {
-            var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: timeout.Token);
-            agents.Add(agent);
-            await agent.ConnectAsync(broker, timeout.Token);
-        }
+        await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
 
         var (first, second, third, revoked) = (agents[0], agents[1], agents[2], agents[3]);
-        try
+        hold.Arm();
+        await first.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+        await hold.Reached.WaitAsync(timeout.Token);
+        // Revoked behind the broker's back (as by another replica): only the fence inside the group can see it.
+        await database.ExecuteAsync($"UPDATE machines SET revoked_at = now() WHERE id = '{revoked.MachineId}'", timeout.Token);
+        var seqs = new Dictionary<SimulatedAgent, ulong>();
+        foreach (var agent in new[] { second, third, revoked })
         {
-            hold.Arm();
-            await first.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-            await hold.Reached.WaitAsync(timeout.Token);
-            // Revoked behind the broker's back (as by another replica): only the fence inside the group can see it.
-            await database.ExecuteAsync($"UPDATE machines SET revoked_at = now() WHERE id = '{revoked.MachineId}'", timeout.Token);
-            var seqs = new Dictionary<SimulatedAgent, ulong>();
-            foreach (var agent in new[] { second, third, revoked })
-            {
-                seqs[agent] = await agent.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-            }
-
-            var processor = broker.Services.GetRequiredService<InboundProcessor>();
-            SpinWait.SpinUntil(() => processor.PendingBatches == 3, TimeSpan.FromSeconds(30)).Should().BeTrue("the three batches queue behind the held one");
-            hold.Release();
-            await second.WaitForAckAsync(seqs[second], timeout.Token);
-            await third.WaitForAckAsync(seqs[third], timeout.Token);
-            var ended = await revoked.Ended.WaitAsync(timeout.Token);
-
-            ended!.StatusCode.Should().Be(StatusCode.Unauthenticated);
-            (await AgentLinkHarness.EventsOfAsync(database, revoked.MachineId, timeout.Token)).Should().NotContain(e => e.Kind == EventKind.Hook);
-            (await AgentLinkHarness.EventsOfAsync(database, first.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
-            hold.TransactionOf(second.MachineId).Should().Be(hold.TransactionOf(third.MachineId), "the batches that waited together are stored by one transaction");
-            hold.TransactionOf(second.MachineId).Should().NotBe(hold.TransactionOf(first.MachineId));
+            seqs[agent] = await agent.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
         }
-        finally
-        {
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
-        }
+
+        var processor = broker.Services.GetRequiredService<InboundProcessor>();
+        SpinWait.SpinUntil(() => processor.PendingBatches == 3, TimeSpan.FromSeconds(30)).Should().BeTrue("the three batches queue behind the held one");
+        hold.Release();
+        await second.WaitForAckAsync(seqs[second], timeout.Token);
+        await third.WaitForAckAsync(seqs[third], timeout.Token);
+        var ended = await revoked.Ended.WaitAsync(timeout.Token);
+
+        ended!.StatusCode.Should().Be(StatusCode.Unauthenticated);
+        (await AgentLinkHarness.EventsOfAsync(database, revoked.MachineId, timeout.Token)).Should().NotContain(e => e.Kind == EventKind.Hook);
+        (await AgentLinkHarness.EventsOfAsync(database, first.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
+        hold.TransactionOf(second.MachineId).Should().Be(hold.TransactionOf(third.MachineId), "the batches that waited together are stored by one transaction");
+        hold.TransactionOf(second.MachineId).Should().NotBe(hold.TransactionOf(first.MachineId));
     }
 
     [Theory]
@@ -79,7 +63,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
             b.Services.AddSingleton<IInboundBatchObserver>(hold);
             SendPromptLockTests.CaptureNpgsql(b, logs);
         }, cancellationToken: timeout.Token);
-        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var refused = queued[failing];
         var others = queued.Where(a => a != refused).ToList();
@@ -137,10 +121,6 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         finally
         {
             await database.ExecuteAsync($"DROP TRIGGER {name} ON events; DROP FUNCTION {name}();", CancellationToken.None);
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
         }
     }
 
@@ -156,57 +136,47 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
             b.Services.AddSingleton<IInboundBatchObserver>(hold);
             SendPromptLockTests.CaptureNpgsql(b, logs);
         }, cancellationToken: timeout.Token);
-        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
         var activity = new Dictionary<SimulatedAgent, DateTimeOffset?>();
-        try
+        foreach (var agent in queued)
         {
-            foreach (var agent in queued)
-            {
-                // Known sessions, as most hooks are: a new one is created (and saved) by the batch that first names it.
-                evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
-                await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "UserPromptSubmit"));
-                activity[agent] = (await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token)).Single().LastActivityAt;
-            }
-
-            hold.Arm();
-            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-            await hold.Reached.WaitAsync(timeout.Token);
-            var before = logs.Entries.Count; // the held group took its lock before this
-            var seqs = new Dictionary<SimulatedAgent, ulong>();
-            foreach (var agent in queued)
-            {
-                // Mid-turn tool hooks: the session's activity moves, its status stays (no session_updated entry to write).
-                seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "PostToolUse"), timeout.Token);
-            }
-
-            var processor = broker.Services.GetRequiredService<InboundProcessor>();
-            SpinWait.SpinUntil(() => processor.PendingBatches == queued.Count, TimeSpan.FromSeconds(30)).Should().BeTrue("the batches queue behind the held one");
-            hold.Release();
-            foreach (var agent in queued)
-            {
-                await agent.WaitForAckAsync(seqs[agent], timeout.Token);
-            }
-
-            var roundTrips = GroupRoundTripTests.RoundTripsOfTheGroupAfter(logs, before).Where(m => !m.Contains("txid_current()")).ToList();
-            roundTrips.Should().HaveCount(2, "the lock, the fences and the lookups, then every batch's event rows and positions with COMMIT: {0}", string.Join("\n", roundTrips));
-            roundTrips.Should().NotContain(m => m.Contains("SAVEPOINT"), "the group is rolled back as a whole if anything fails");
-            queued.Select(a => hold.TransactionOf(a.MachineId)).Distinct().Should().ContainSingle();
-            foreach (var agent in queued)
-            {
-                var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
-                sessions.Should().ContainSingle().Which.LastActivityAt.Should().BeAfter(activity[agent]!.Value, "the batch's session update rode in the shared round trip");
-                (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook && e.AgentSeq == (long)seqs[agent])
-                    .Which.RelaySessionId.Should().Be(sessions[0].Id);
-            }
+            // Known sessions, as most hooks are: a new one is created (and saved) by the batch that first names it.
+            evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
+            await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "UserPromptSubmit"));
+            activity[agent] = (await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token)).Single().LastActivityAt;
         }
-        finally
+
+        hold.Arm();
+        await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+        await hold.Reached.WaitAsync(timeout.Token);
+        var before = logs.Entries.Count; // the held group took its lock before this
+        var seqs = new Dictionary<SimulatedAgent, ulong>();
+        foreach (var agent in queued)
         {
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
+            // Mid-turn tool hooks: the session's activity moves, its status stays (no session_updated entry to write).
+            seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "PostToolUse"), timeout.Token);
+        }
+
+        var processor = broker.Services.GetRequiredService<InboundProcessor>();
+        SpinWait.SpinUntil(() => processor.PendingBatches == queued.Count, TimeSpan.FromSeconds(30)).Should().BeTrue("the batches queue behind the held one");
+        hold.Release();
+        foreach (var agent in queued)
+        {
+            await agent.WaitForAckAsync(seqs[agent], timeout.Token);
+        }
+
+        var roundTrips = GroupRoundTripTests.RoundTripsOfTheGroupAfter(logs, before).Where(m => !m.Contains("txid_current()")).ToList();
+        roundTrips.Should().HaveCount(2, "the lock, the fences and the lookups, then every batch's event rows and positions with COMMIT: {0}", string.Join("\n", roundTrips));
+        roundTrips.Should().NotContain(m => m.Contains("SAVEPOINT"), "the group is rolled back as a whole if anything fails");
+        queued.Select(a => hold.TransactionOf(a.MachineId)).Distinct().Should().ContainSingle();
+        foreach (var agent in queued)
+        {
+            var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
+            sessions.Should().ContainSingle().Which.LastActivityAt.Should().BeAfter(activity[agent]!.Value, "the batch's session update rode in the shared round trip");
+            (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook && e.AgentSeq == (long)seqs[agent])
+                .Which.RelaySessionId.Should().Be(sessions[0].Id);
         }
     }
 
@@ -217,42 +187,32 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
-        var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
+        await using var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var (owner, other) = (queued[0], queued[1]);
         var claudeId = Guid.NewGuid();
-        try
-        {
-            // A new session is saved by the batch that names it, before the next batch of the group looks it up: the
-            // second machine finds the first one's session, which is not its own, and its hook is refused (stored as
-            // such and acked), in the same transaction.
-            hold.Arm();
-            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-            await hold.Reached.WaitAsync(timeout.Token);
-            var ownerSeq = await owner.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
-            var otherSeq = await other.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
-            var processor = broker.Services.GetRequiredService<InboundProcessor>();
-            SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
-            hold.Release();
-            await owner.WaitForAckAsync(ownerSeq, timeout.Token);
-            await other.WaitForAckAsync(otherSeq, timeout.Token);
+        // A new session is saved by the batch that names it, before the next batch of the group looks it up: the
+        // second machine finds the first one's session, which is not its own, and its hook is refused (stored as
+        // such and acked), in the same transaction.
+        hold.Arm();
+        await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+        await hold.Reached.WaitAsync(timeout.Token);
+        var ownerSeq = await owner.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
+        var otherSeq = await other.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
+        var processor = broker.Services.GetRequiredService<InboundProcessor>();
+        SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
+        hold.Release();
+        await owner.WaitForAckAsync(ownerSeq, timeout.Token);
+        await other.WaitForAckAsync(otherSeq, timeout.Token);
 
-            (await AgentLinkHarness.EventsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
-            (await AgentLinkHarness.SessionsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle();
-            (await AgentLinkHarness.SessionsOfAsync(database, other.MachineId, timeout.Token)).Should().BeEmpty();
-            var otherEvents = await AgentLinkHarness.EventsOfAsync(database, other.MachineId, timeout.Token);
-            otherEvents.Should().NotContain(e => e.Kind == EventKind.Hook);
-            otherEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)otherSeq);
-            other.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == otherSeq && m.Notice.Code == Protocol.V1.ErrorCode.PermissionDenied);
-            hold.TransactionOf(owner.MachineId).Should().Be(hold.TransactionOf(other.MachineId), "one group stored both");
-        }
-        finally
-        {
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
-        }
+        (await AgentLinkHarness.EventsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
+        (await AgentLinkHarness.SessionsOfAsync(database, owner.MachineId, timeout.Token)).Should().ContainSingle();
+        (await AgentLinkHarness.SessionsOfAsync(database, other.MachineId, timeout.Token)).Should().BeEmpty();
+        var otherEvents = await AgentLinkHarness.EventsOfAsync(database, other.MachineId, timeout.Token);
+        otherEvents.Should().NotContain(e => e.Kind == EventKind.Hook);
+        otherEvents.Should().ContainSingle(e => e.Kind == EventKind.MessageRejected && e.AgentSeq == (long)otherSeq);
+        other.Received().Should().Contain(m => m.Notice != null && m.Notice.Seq == otherSeq && m.Notice.Code == Protocol.V1.ErrorCode.PermissionDenied);
+        hold.TransactionOf(owner.MachineId).Should().Be(hold.TransactionOf(other.MachineId), "one group stored both");
     }
 
     [Fact]
@@ -262,36 +222,26 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
-        var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
+        await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var replaced = queued[0];
-        try
-        {
-            // Another stream (as on another replica) took the machine behind this broker's back: only the fences read at
-            // the start of the group can see it, and the savepoint taken with them serves the next batch.
-            var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token,
-                () => database.ExecuteAsync($"UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = '{replaced.MachineId}'", timeout.Token));
-            await queued[1].WaitForAckAsync(seqs[queued[1]], timeout.Token);
-            await queued[2].WaitForAckAsync(seqs[queued[2]], timeout.Token);
-            var ended = await replaced.Ended.WaitAsync(timeout.Token);
+        // Another stream (as on another replica) took the machine behind this broker's back: only the fences read at
+        // the start of the group can see it, and the savepoint taken with them serves the next batch.
+        var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token,
+            () => database.ExecuteAsync($"UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = '{replaced.MachineId}'", timeout.Token));
+        await queued[1].WaitForAckAsync(seqs[queued[1]], timeout.Token);
+        await queued[2].WaitForAckAsync(seqs[queued[2]], timeout.Token);
+        var ended = await replaced.Ended.WaitAsync(timeout.Token);
 
-            ended!.StatusCode.Should().Be(StatusCode.Aborted);
-            replaced.BrokerAck.Should().BeLessThan(seqs[replaced]);
-            (await AgentLinkHarness.EventsOfAsync(database, replaced.MachineId, timeout.Token)).Should().NotContain(e => e.Kind == EventKind.Hook);
-            foreach (var stored in queued.Skip(1))
-            {
-                (await AgentLinkHarness.EventsOfAsync(database, stored.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
-            }
-
-            hold.TransactionOf(queued[1].MachineId).Should().Be(hold.TransactionOf(queued[2].MachineId));
-        }
-        finally
+        ended!.StatusCode.Should().Be(StatusCode.Aborted);
+        replaced.BrokerAck.Should().BeLessThan(seqs[replaced]);
+        (await AgentLinkHarness.EventsOfAsync(database, replaced.MachineId, timeout.Token)).Should().NotContain(e => e.Kind == EventKind.Hook);
+        foreach (var stored in queued.Skip(1))
         {
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
+            (await AgentLinkHarness.EventsOfAsync(database, stored.MachineId, timeout.Token)).Should().ContainSingle(e => e.Kind == EventKind.Hook);
         }
+
+        hold.TransactionOf(queued[1].MachineId).Should().Be(hold.TransactionOf(queued[2].MachineId));
     }
 
     [Fact]
@@ -301,50 +251,40 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
-        var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
+        await using var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
         var queued = agents.Skip(1).ToList();
         var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
-        try
+        foreach (var agent in queued)
         {
-            foreach (var agent in queued)
-            {
-                // The stream learns its session's id: the group's hooks find it through the stream's cache.
-                evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
-                await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "Stop"));
-            }
-
-            hold.Arm();
-            await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-            await hold.Reached.WaitAsync(timeout.Token);
-            var seqs = new Dictionary<SimulatedAgent, ulong>();
-            foreach (var agent in queued)
-            {
-                seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "UserPromptSubmit"), timeout.Token);
-            }
-
-            var processor = broker.Services.GetRequiredService<InboundProcessor>();
-            SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
-            hold.Release();
-            foreach (var agent in queued)
-            {
-                await agent.WaitForAckAsync(seqs[agent], timeout.Token);
-            }
-
-            hold.TransactionOf(queued[0].MachineId).Should().Be(hold.TransactionOf(queued[1].MachineId));
-            foreach (var agent in queued)
-            {
-                var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
-                sessions.Should().ContainSingle().Which.Status.Should().Be(Relay.Broker.Persistence.Entities.SessionStatus.Working);
-                (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Where(e => e.Kind == EventKind.Hook)
-                    .Should().HaveCount(2).And.OnlyContain(e => e.RelaySessionId == sessions[0].Id);
-            }
+            // The stream learns its session's id: the group's hooks find it through the stream's cache.
+            evidence[agent] = Evidence(Guid.NewGuid(), pid: 42);
+            await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(evidence[agent], "Stop"));
         }
-        finally
+
+        hold.Arm();
+        await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+        await hold.Reached.WaitAsync(timeout.Token);
+        var seqs = new Dictionary<SimulatedAgent, ulong>();
+        foreach (var agent in queued)
         {
-            foreach (var agent in agents)
-            {
-                await agent.DisposeAsync();
-            }
+            seqs[agent] = await agent.SendAsync(Hook(evidence[agent], "UserPromptSubmit"), timeout.Token);
+        }
+
+        var processor = broker.Services.GetRequiredService<InboundProcessor>();
+        SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
+        hold.Release();
+        foreach (var agent in queued)
+        {
+            await agent.WaitForAckAsync(seqs[agent], timeout.Token);
+        }
+
+        hold.TransactionOf(queued[0].MachineId).Should().Be(hold.TransactionOf(queued[1].MachineId));
+        foreach (var agent in queued)
+        {
+            var sessions = await AgentLinkHarness.SessionsOfAsync(database, agent.MachineId, timeout.Token);
+            sessions.Should().ContainSingle().Which.Status.Should().Be(Relay.Broker.Persistence.Entities.SessionStatus.Working);
+            (await AgentLinkHarness.EventsOfAsync(database, agent.MachineId, timeout.Token)).Where(e => e.Kind == EventKind.Hook)
+                .Should().HaveCount(2).And.OnlyContain(e => e.RelaySessionId == sessions[0].Id);
         }
     }
 
@@ -370,9 +310,9 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         ids.Should().Equal(sortedByPostgres, "the group commit must lock agent_link_state rows in the order the sweeper does");
     }
 
-    private static async Task<List<SimulatedAgent>> ConnectAgentsAsync(TestDatabase database, TestBroker broker, int count, CancellationToken cancellationToken)
+    private static async Task<ConnectedAgents> ConnectAgentsAsync(TestDatabase database, TestBroker broker, int count, CancellationToken cancellationToken)
     {
-        var agents = new List<SimulatedAgent>();
+        var agents = new ConnectedAgents();
         for (var i = 0; i < count; i++)
         {
             var agent = await SimulatedAgent.EnrollAsync(database, cancellationToken: cancellationToken);
@@ -381,6 +321,18 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         }
 
         return agents;
+    }
+
+    /// <summary>Agents of one test, disconnected when it ends (before its broker stops).</summary>
+    private sealed class ConnectedAgents : List<SimulatedAgent>, IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var agent in this)
+            {
+                await agent.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>The order in which a group stores the agents' batches.</summary>
