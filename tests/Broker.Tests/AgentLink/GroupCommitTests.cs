@@ -194,14 +194,8 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         // A new session is saved by the batch that names it, before the next batch of the group looks it up: the
         // second machine finds the first one's session, which is not its own, and its hook is refused (stored as
         // such and acked), in the same transaction.
-        hold.Arm();
-        await agents[0].SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
-        await hold.Reached.WaitAsync(timeout.Token);
-        var ownerSeq = await owner.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
-        var otherSeq = await other.SendAsync(Hook(Evidence(claudeId), "Stop"), timeout.Token);
-        var processor = broker.Services.GetRequiredService<InboundProcessor>();
-        SpinWait.SpinUntil(() => processor.PendingBatches == 2, TimeSpan.FromSeconds(30)).Should().BeTrue("both batches queue behind the held one");
-        hold.Release();
+        var seqs = await QueueBehindAHeldBatchAsync(broker, hold, agents[0], queued, timeout.Token, message: _ => Hook(Evidence(claudeId), "Stop"));
+        var (ownerSeq, otherSeq) = (seqs[owner], seqs[other]);
         await owner.WaitForAckAsync(ownerSeq, timeout.Token);
         await other.WaitForAckAsync(otherSeq, timeout.Token);
 
@@ -345,7 +339,8 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
     /// batches are then stored by one group. Returns the seq each queued agent sent.
     /// </summary>
     private static async Task<Dictionary<SimulatedAgent, ulong>> QueueBehindAHeldBatchAsync(
-        TestBroker broker, HoldFirstBatch hold, SimulatedAgent holder, List<SimulatedAgent> queued, CancellationToken cancellationToken, Func<Task>? meanwhile = null)
+        TestBroker broker, HoldFirstBatch hold, SimulatedAgent holder, List<SimulatedAgent> queued, CancellationToken cancellationToken, Func<Task>? meanwhile = null,
+        Func<SimulatedAgent, Protocol.V1.AgentMessage>? message = null)
     {
         hold.Arm();
         await holder.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), cancellationToken);
@@ -358,7 +353,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var seqs = new Dictionary<SimulatedAgent, ulong>();
         foreach (var agent in queued)
         {
-            seqs[agent] = await agent.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), cancellationToken);
+            seqs[agent] = await agent.SendAsync(message?.Invoke(agent) ?? Hook(Evidence(Guid.NewGuid()), "Stop"), cancellationToken);
         }
 
         var processor = broker.Services.GetRequiredService<InboundProcessor>();
