@@ -4,6 +4,7 @@ using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Entities;
 using Relay.Broker.Sessions;
 using Relay.Broker.Signals;
+using Relay.Broker.Watch;
 using Relay.Broker.Watch.Timeline;
 
 namespace Relay.Broker.AgentLink;
@@ -14,7 +15,8 @@ namespace Relay.Broker.AgentLink;
 /// own (which waits for the same event-order lock). Otherwise, or when the stream no longer owns the machine, the
 /// writer's MachineOutbound signal leaves the work to whichever stream owns it, as before.
 /// </summary>
-internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFiller filler, TimelineWriter timeline, BrokerSignals signals)
+internal sealed class LiveStreamFill(
+    AgentConnectionRegistry registry, OutboxFiller filler, TimelineWriter timeline, CommittedEvents committedEvents, BrokerSignals signals)
 {
     /// <summary>
     /// Inside the writer's transaction, after its work is saved and while it holds the event-order lock: numbers what is
@@ -92,8 +94,13 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
         return filled;
     }
 
-    /// <summary>Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner.</summary>
-    public void AfterCommit(PendingFill? pending, Guid machineId)
+    /// <summary>
+    /// Once the writer committed: hands the numbered messages to the stream, or signals the machine's owner, and hands the
+    /// log rows the fill read back (OutboxFiller.FillJustQueuedAsync) to the watch feed. Returns true when it did: the
+    /// feed's handover published BrokerSignals.Events, and the writer must not publish it again (the feed would then read
+    /// the log for rows it already has).
+    /// </summary>
+    public bool AfterCommit(PendingFill? pending, Guid machineId)
     {
         if (pending is { Result.LastSeq: not null })
         {
@@ -108,6 +115,14 @@ internal sealed class LiveStreamFill(AgentConnectionRegistry registry, OutboxFil
         {
             signals.Publish(topic);
         }
+
+        if (pending?.Result.Committed is not { Rows.Count: > 0 } committed)
+        {
+            return false;
+        }
+
+        committedEvents.Committed(committed.Head, committed.Rows);
+        return true;
     }
 }
 

@@ -2,6 +2,7 @@ using Npgsql;
 using Relay.Broker.Persistence;
 using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Sessions;
+using Relay.Broker.Signals;
 using Relay.Broker.Watch.Timeline;
 using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 using Prompt = Relay.Broker.Persistence.Entities.Prompt;
@@ -90,7 +91,9 @@ internal sealed partial class OutboxFiller
             batch.BatchCommands.Add(command);
         }
 
-        foreach (var command in timeline.LockAndAppendCommands([.. entries, .. context.Events.Select(ToEntry)]))
+        // With the log's head after the lock: the rows this commit adds are handed to the watch feed (LiveStreamFill).
+        var append = timeline.LockHeadAndAppend([.. entries, .. context.Events.Select(ToEntry)]);
+        foreach (var command in append.Commands)
         {
             batch.BatchCommands.Add(command);
         }
@@ -113,18 +116,24 @@ internal sealed partial class OutboxFiller
         FillResult result;
         try
         {
-            await using var numbered = await batch.ExecuteReaderAsync(cancellationToken);
-            // Past the inserts', the lock's, the entries' and the row lock's results to the numbered rows.
-            for (var i = 0; i < batch.BatchCommands.Count - 2; i++)
+            await using var results = await batch.ExecuteReaderAsync(cancellationToken);
+            // Past the inserts' results to the lock's, then the head and the entries', the row lock's and the numbered rows.
+            for (var i = 0; i < (changes?.Count ?? 0); i++)
             {
-                await numbered.NextResultAsync(cancellationToken);
+                await results.NextResultAsync(cancellationToken);
             }
 
-            result = Result(context, await ReadNumberedAsync(numbered, cancellationToken));
+            var appended = await append.ReadAsync(results, cancellationToken);
+            await results.NextResultAsync(cancellationToken);
+            await results.NextResultAsync(cancellationToken);
+            var filled = Result(context, await ReadNumberedAsync(results, cancellationToken));
             // The commit's outcome: a failure to commit surfaces here, not silently.
-            while (await numbered.NextResultAsync(cancellationToken))
+            while (await results.NextResultAsync(cancellationToken))
             {
             }
+
+            // The feed's handover publishes the Events signal; published again, it would make the feed read the log.
+            result = filled with { Topics = [.. filled.Topics.Where(static t => t != BrokerSignals.Events)], Committed = appended };
         }
         catch (PostgresException ex) when (changes is not null && ChangeCommands.Translate(ex, changes) is { } saveError)
         {

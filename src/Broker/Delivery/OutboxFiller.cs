@@ -328,7 +328,12 @@ internal sealed partial class OutboxFiller(
 /// What a fill did: the last broker seq it assigned (null: none), the signals to publish, and the messages it numbered
 /// (seq set, in order), which the stream can send without reading them back.
 /// </summary>
-internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics, IReadOnlyList<BrokerMessage> Messages)
+/// <param name="LastSeq">The last seq numbered, when anything was.</param>
+/// <param name="Topics">The signals to publish once committed.</param>
+/// <param name="Messages">The numbered messages, for the stream to send once committed.</param>
+/// <param name="Committed">The event log rows the writer's commit added, when the fill read them to hand them to the
+/// watch feed (OutboxFiller.FillJustQueuedAsync); <see cref="Topics"/> then leaves out BrokerSignals.Events.</param>
+internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics, IReadOnlyList<BrokerMessage> Messages, CommittedRows? Committed = null)
 {
     public static readonly FillResult Nothing = new(null, [], []);
 }

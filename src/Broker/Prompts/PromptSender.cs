@@ -218,9 +218,11 @@ internal sealed partial class PromptSender(
         }
 
         PromptLog.Queued(logger, promptId, session.Id, caller.DisplayName);
-        liveStreams.AfterCommit(filled, session.MachineId);
+        if (!liveStreams.AfterCommit(filled, session.MachineId))
+        {
+            signals.Publish(BrokerSignals.Events);
+        }
 
-        signals.Publish(BrokerSignals.Events);
         signals.Publish(BrokerSignals.Prompt(promptId.ToString("D")));
         return (prompt, true);
     }

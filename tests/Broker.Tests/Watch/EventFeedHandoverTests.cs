@@ -43,6 +43,34 @@ public sealed class EventFeedHandoverTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Watch_PromptSentToALiveStream_SeenWithoutTheFeedReadingTheLog()
+    {
+        using var timeout = TestTimeout.Start();
+        var logs = new CapturingLoggerProvider();
+        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, b => SendPromptLockTests.CaptureNpgsql(b, logs), timeout.Token);
+        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
+        await agent.ConnectAsync(env.Broker, timeout.Token);
+        var claudeId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4303), SessionStartSource.Startup));
+        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
+        await watch.NextAsync(timeout.Token);
+        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "UserPromptSubmit"));
+        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "UserPromptSubmit"), timeout.Token);
+
+        // The machine's stream is here and nothing else is queued for it: SendPrompt stores the prompt SENT and commits in
+        // one round trip with the log's head, then hands its rows over.
+        var before = FeedReads(logs);
+        var sent = await env.Operator.SendPromptAsync(
+            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "handed over" },
+            SteeringEnv.Call(timeout.Token)).ResponseAsync;
+        await watch.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.PromptUpdated && e.Prompt.PromptId == sent.Prompt.PromptId), timeout.Token);
+
+        FeedReads(logs).Should().Be(before, "SendPrompt's rows were handed to the feed after its commit, not read back");
+        watch.Events.Where(e => e.Kind is EventKind.PromptCreated or EventKind.PromptUpdated).Should().HaveCount(2);
+        watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
+    }
+
+    [Fact]
     public async Task Watch_RowsOfAWriterThatHandsNothingOver_ReadInOrderBeforeTheHandedOverRows()
     {
         using var timeout = TestTimeout.Start();

@@ -92,6 +92,18 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
     public List<NpgsqlBatchCommand> LockAndAppendCommands(IReadOnlyList<TimelineEntry> entries) =>
         Commands(entries, lockFirst: true, timeProvider.GetUtcNow().ToUniversalTime());
 
+    /// <summary>
+    /// The same with the log's head right after the lock, for a writer whose round trip ends with COMMIT and that hands
+    /// its rows to the watch feed once committed (see <see cref="TimelineAppend"/>).
+    /// </summary>
+    public TimelineAppend LockHeadAndAppend(IReadOnlyList<TimelineEntry> entries)
+    {
+        var receivedAt = timeProvider.GetUtcNow().ToUniversalTime();
+        var commands = Commands(entries, lockFirst: true, receivedAt);
+        commands.Insert(1, HeadCommand());
+        return new TimelineAppend(commands, entries, receivedAt);
+    }
+
     private static List<NpgsqlBatchCommand> Commands(IReadOnlyList<TimelineEntry> entries, bool lockFirst, DateTimeOffset now)
     {
         var commands = new List<NpgsqlBatchCommand>(entries.Count + 1);
