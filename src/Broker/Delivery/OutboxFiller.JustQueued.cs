@@ -45,8 +45,9 @@ internal sealed partial class OutboxFiller
     /// The fill of a writer that is queuing <paramref name="prompt"/> (added to <paramref name="db"/>, not yet saved) for a
     /// machine whose stream is on this replica, when nothing else is queued for the machine besides unnumbered outbox
     /// rows. It stores the prompt already SENT, with its outbox row, before taking the event-order lock, then sends the
-    /// lock, <paramref name="entries"/>, the prompt's SENT entry, the stream's row lock, the numbering and COMMIT in one
-    /// round trip, so the lock is held only while PostgreSQL runs them. On return the writer's transaction is committed.
+    /// lock, the log's head, <paramref name="entries"/>, the prompt's SENT entry, the stream's row lock, the numbering and
+    /// COMMIT in one round trip, so the lock is held only while PostgreSQL runs them. On return the writer's transaction is
+    /// committed, and the result carries the log rows it added (<see cref="FillResult.Committed"/>), for the watch feed.
     /// Returns null, having saved nothing and committed nothing, when anything else is queued (the caller then saves and
     /// fills with <see cref="FillWithinAsync"/>, which takes the lock first).
     /// <paramref name="looked"/>: what the writer already read of the machine's queue and the session's Claude id, in an
@@ -117,15 +118,15 @@ internal sealed partial class OutboxFiller
         try
         {
             await using var results = await batch.ExecuteReaderAsync(cancellationToken);
-            // Past the inserts' results to the lock's, then the head and the entries', the row lock's and the numbered rows.
+            // Past the inserts' results to the lock's; the append reads the head and the entries' ids.
             for (var i = 0; i < (changes?.Count ?? 0); i++)
             {
                 await results.NextResultAsync(cancellationToken);
             }
 
             var appended = await append.ReadAsync(results, cancellationToken);
-            await results.NextResultAsync(cancellationToken);
-            await results.NextResultAsync(cancellationToken);
+            await results.NextResultAsync(cancellationToken); // the row lock's
+            await results.NextResultAsync(cancellationToken); // the numbered rows
             var filled = Result(context, await ReadNumberedAsync(results, cancellationToken));
             // The commit's outcome: a failure to commit surfaces here, not silently.
             while (await results.NextResultAsync(cancellationToken))
