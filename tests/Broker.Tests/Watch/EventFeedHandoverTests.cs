@@ -23,51 +23,33 @@ public sealed class EventFeedHandoverTests(PostgresFixture postgres)
     public async Task Watch_AgentBatchCommitted_SeenWithoutTheFeedReadingTheLog()
     {
         using var timeout = TestTimeout.Start();
-        var logs = new CapturingLoggerProvider();
-        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, b => SendPromptLockTests.CaptureNpgsql(b, logs), timeout.Token);
-        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4300), SessionStartSource.Startup));
-        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
-        await watch.NextAsync(timeout.Token); // the checkpoint: live from here
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "UserPromptSubmit"));
-        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "UserPromptSubmit"), timeout.Token);
+        await using var live = await LiveSession.StartAsync(postgres, pid: 4300, timeout.Token);
 
-        var before = FeedReads(logs);
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "Stop"));
-        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "Stop"), timeout.Token);
+        var before = live.FeedReads;
+        await AgentLinkHarness.SendAndCommitAsync(live.Agent, timeout.Token, Hook(Evidence(live.ClaudeId), "Stop"));
+        await live.Watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "Stop"), timeout.Token);
 
-        FeedReads(logs).Should().Be(before, "the batch's rows were handed to the feed after its commit, not read back");
-        watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
+        live.FeedReads.Should().Be(before, "the batch's rows were handed to the feed after its commit, not read back");
+        live.Watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
     }
 
     [Fact]
     public async Task Watch_PromptSentToALiveStream_SeenWithoutTheFeedReadingTheLog()
     {
         using var timeout = TestTimeout.Start();
-        var logs = new CapturingLoggerProvider();
-        await using var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, b => SendPromptLockTests.CaptureNpgsql(b, logs), timeout.Token);
-        await using var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: timeout.Token);
-        await agent.ConnectAsync(env.Broker, timeout.Token);
-        var claudeId = Guid.NewGuid();
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, SessionStart(Evidence(claudeId, pid: 4303), SessionStartSource.Startup));
-        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(timeout.Token)));
-        await watch.NextAsync(timeout.Token);
-        await AgentLinkHarness.SendAndCommitAsync(agent, timeout.Token, Hook(Evidence(claudeId), "UserPromptSubmit"));
-        await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "UserPromptSubmit"), timeout.Token);
+        await using var live = await LiveSession.StartAsync(postgres, pid: 4303, timeout.Token);
 
         // The machine's stream is here and nothing else is queued for it: SendPrompt stores the prompt SENT and commits in
         // one round trip with the log's head, then hands its rows over.
-        var before = FeedReads(logs);
-        var sent = await env.Operator.SendPromptAsync(
-            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "handed over" },
+        var before = live.FeedReads;
+        var sent = await live.Env.Operator.SendPromptAsync(
+            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = live.ClaudeId.ToString() }, Text = "handed over" },
             SteeringEnv.Call(timeout.Token)).ResponseAsync;
-        await watch.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.PromptUpdated && e.Prompt.PromptId == sent.Prompt.PromptId), timeout.Token);
+        await live.Watch.UntilAsync(w => w.Events.Any(e => e.Kind == EventKind.PromptUpdated && e.Prompt.PromptId == sent.Prompt.PromptId), timeout.Token);
 
-        FeedReads(logs).Should().Be(before, "SendPrompt's rows were handed to the feed after its commit, not read back");
-        watch.Events.Where(e => e.Kind is EventKind.PromptCreated or EventKind.PromptUpdated).Should().HaveCount(2);
-        watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
+        live.FeedReads.Should().Be(before, "SendPrompt's rows were handed to the feed after its commit, not read back");
+        live.Watch.Events.Where(e => e.Kind is EventKind.PromptCreated or EventKind.PromptUpdated).Should().HaveCount(2);
+        live.Watch.Events.Select(e => e.Cursor).Should().OnlyHaveUniqueItems();
     }
 
     [Fact]
@@ -126,6 +108,59 @@ public sealed class EventFeedHandoverTests(PostgresFixture postgres)
         replay.Events.Take(live.Events.Count).Should().Equal(live.Events, "a row handed over maps to the same event as the row read back");
     }
 
-    private static int FeedReads(CapturingLoggerProvider logs) =>
-        logs.Entries.Count(e => e.Category == "Npgsql.Command" && e.Message.Contains(FeedRead, StringComparison.Ordinal));
+    /// <summary>
+    /// A broker whose SQL is captured, a connected agent with one session, and a live watcher that has seen the session's
+    /// first hook: from here on, the feed reads the log only because of what the test does next.
+    /// </summary>
+    private sealed class LiveSession(SteeringEnv env, SimulatedAgent agent, Guid claudeId, WatchReader watch, CapturingLoggerProvider logs) : IAsyncDisposable
+    {
+        public SteeringEnv Env => env;
+
+        public SimulatedAgent Agent => agent;
+
+        public Guid ClaudeId => claudeId;
+
+        public WatchReader Watch => watch;
+
+        /// <summary>How many times the feed has read the log so far.</summary>
+        public int FeedReads => logs.Entries.Count(e => e.Category == "Npgsql.Command" && e.Message.Contains(FeedRead, StringComparison.Ordinal));
+
+        public static async Task<LiveSession> StartAsync(PostgresFixture postgres, int pid, CancellationToken cancellationToken)
+        {
+            var logs = new CapturingLoggerProvider();
+            var env = await SteeringEnv.StartAsync<EventFeedHandoverTests>(postgres, NoPoll, b => SendPromptLockTests.CaptureNpgsql(b, logs), cancellationToken);
+            SimulatedAgent? agent = null;
+            WatchReader? watch = null;
+            try
+            {
+                agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: cancellationToken);
+                await agent.ConnectAsync(env.Broker, cancellationToken);
+                var claudeId = Guid.NewGuid();
+                await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid), SessionStartSource.Startup));
+                watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest(), SteeringEnv.Call(cancellationToken)));
+                await watch.NextAsync(cancellationToken); // the checkpoint: live from here
+                await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, Hook(Evidence(claudeId), "UserPromptSubmit"));
+                await watch.UntilAsync(w => w.Events.Any(e => e.Hook?.HookEventName == "UserPromptSubmit"), cancellationToken);
+                return new LiveSession(env, agent, claudeId, watch, logs);
+            }
+            catch
+            {
+                watch?.Dispose();
+                if (agent is not null)
+                {
+                    await agent.DisposeAsync();
+                }
+
+                await env.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            watch.Dispose();
+            await agent.DisposeAsync();
+            await env.DisposeAsync();
+        }
+    }
 }
