@@ -20,7 +20,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
-        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token);
         await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
 
         var (first, second, third, revoked) = (agents[0], agents[1], agents[2], agents[3]);
@@ -58,11 +58,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         var logs = new CapturingLoggerProvider();
-        await using var broker = await TestBroker.StartAsync(database, configure: b =>
-        {
-            b.Services.AddSingleton<IInboundBatchObserver>(hold);
-            SendPromptLockTests.CaptureNpgsql(b, logs);
-        }, cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token, logs);
         await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var refused = queued[failing];
@@ -131,11 +127,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
         var logs = new CapturingLoggerProvider();
-        await using var broker = await TestBroker.StartAsync(database, configure: b =>
-        {
-            b.Services.AddSingleton<IInboundBatchObserver>(hold);
-            SendPromptLockTests.CaptureNpgsql(b, logs);
-        }, cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token, logs);
         await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
@@ -186,7 +178,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
-        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token);
         await using var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var (owner, other) = (queued[0], queued[1]);
@@ -215,7 +207,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
-        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token);
         await using var agents = await ConnectAgentsAsync(database, broker, 4, timeout.Token);
         var queued = InMachineIdOrder(agents.Skip(1));
         var replaced = queued[0];
@@ -244,7 +236,7 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var database = await postgres.DatabaseFor<GroupCommitTests>();
         var hold = new HoldFirstBatch();
-        await using var broker = await TestBroker.StartAsync(database, configure: b => b.Services.AddSingleton<IInboundBatchObserver>(hold), cancellationToken: timeout.Token);
+        await using var broker = await StartHeldAsync(database, hold, timeout.Token);
         await using var agents = await ConnectAgentsAsync(database, broker, 3, timeout.Token);
         var queued = agents.Skip(1).ToList();
         var evidence = new Dictionary<SimulatedAgent, Protocol.V1.SessionEvidence>();
@@ -303,6 +295,17 @@ public sealed class GroupCommitTests(PostgresFixture postgres)
 
         ids.Should().Equal(sortedByPostgres, "the group commit must lock agent_link_state rows in the order the sweeper does");
     }
+
+    /// <summary>A broker whose inbound batches <paramref name="hold"/> can hold, its SQL captured in <paramref name="logs"/> when given.</summary>
+    private static Task<TestBroker> StartHeldAsync(TestDatabase database, HoldFirstBatch hold, CancellationToken cancellationToken, CapturingLoggerProvider? logs = null) =>
+        TestBroker.StartAsync(database, configure: b =>
+        {
+            b.Services.AddSingleton<IInboundBatchObserver>(hold);
+            if (logs is not null)
+            {
+                SendPromptLockTests.CaptureNpgsql(b, logs);
+            }
+        }, cancellationToken: cancellationToken);
 
     private static async Task<ConnectedAgents> ConnectAgentsAsync(TestDatabase database, TestBroker broker, int count, CancellationToken cancellationToken)
     {
