@@ -99,6 +99,12 @@ internal sealed partial class AgentConnection
     /// </summary>
     public void Filled(FillResult fill)
     {
+        if (fill.Sent is { } sent)
+        {
+            // Before the delivery goes out: the receipt, which can only follow it, finds the prompt remembered.
+            _memory.Offer(sent, sent.Version);
+        }
+
         TakeFilled(fill);
         WakeDelivery();
     }

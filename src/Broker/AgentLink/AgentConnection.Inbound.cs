@@ -310,14 +310,14 @@ internal sealed partial class AgentConnection
     {
         try
         {
-            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, rejectAll: null, token);
+            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, rejectAll: null, token);
         }
         catch (Exception ex) when (DataError(ex) is { } error && !token.IsCancellationRequested)
         {
             if (batch.Count <= 1)
             {
                 AgentLinkLog.MessageRefusedByDatabase(_services.Logger, ex, batch.Count == 0 ? 0 : (long)batch[0].Message.Seq, Machine.Name);
-                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, batch, ack, $"The broker cannot store this message: {error}", token);
+                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, $"The broker cannot store this message: {error}", token);
             }
 
             AgentLinkLog.BatchIsolated(_services.Logger, ex, Machine.Name, batch.Count);

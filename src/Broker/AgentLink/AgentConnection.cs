@@ -21,6 +21,7 @@ internal sealed partial class AgentConnection : IDisposable
     private readonly Channel<InboundItem> _inbound;
     private readonly Channel<BrokerMessage> _outbound;
     private readonly MachineSessionCache _cache = new();
+    private readonly StreamMemory _memory = new();
 
     // _stop: the stream is over; abandon work in progress (an uncommitted batch rolls back and is never acked).
     // _stopReading: read no more, but store what was read (agent half-close, graceful shutdown).

@@ -50,4 +50,8 @@ internal static partial class AgentLinkLog
     [LoggerMessage(EventId = 3011, EventName = "GroupSplit", Level = LogLevel.Debug,
         Message = "A group of {Batches} batches of hook events failed in its one round trip and was rolled back; its batches are stored one by one, each in its own savepoint")]
     public static partial void GroupSplit(ILogger logger, Exception exception, int batches);
+
+    [LoggerMessage(EventId = 3012, EventName = "MemoryOutOfDate", Level = LogLevel.Debug,
+        Message = "A batch of {Machine} prepared from its stream's memory was rolled back (SQLSTATE {SqlState}): stored again with its lookups under the lock")]
+    public static partial void MemoryOutOfDate(ILogger logger, string machine, string sqlState);
 }

@@ -174,7 +174,7 @@ internal sealed class GroupPreload
     /// the stream's cache, or by Relay session id), the prompts its receipts and replies name, and its replies' ids.
     /// A batch's messages mostly name one session, so repeats are skipped cheaply.
     /// </summary>
-    private static Names Named(InboundBatch batch)
+    internal static Names Named(InboundBatch batch)
     {
         var names = new Names();
         string? lastClaudeId = null, lastSessionId = null;
@@ -234,7 +234,7 @@ internal sealed class GroupPreload
         return names;
     }
 
-    private sealed class Names
+    internal sealed class Names
     {
         public HashSet<Guid> Sessions { get; } = [];
 

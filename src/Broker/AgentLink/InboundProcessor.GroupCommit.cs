@@ -21,7 +21,8 @@ namespace Relay.Broker.AgentLink;
 /// order, the order in which PresenceSweeper locks them, so the two cannot deadlock. Statements whose results are not
 /// needed in between share a round trip (see CommitGroupAsync): a group of n batches costs about n + 1 round trips, the
 /// last of which ends with COMMIT. A group of hook events alone costs two (InboundProcessor.OneRoundTrip.cs), and comes
-/// here, batch by batch, only when that fails.
+/// here, batch by batch, only when that fails. A batch alone whose stream remembers everything it names costs one
+/// (InboundProcessor.FromMemory.cs), and comes here when that cannot be done or finds the memory out of date.
 /// </remarks>
 internal sealed partial class InboundProcessor : IAsyncDisposable
 {
@@ -102,6 +103,20 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                     group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id));
                     try
                     {
+                        if (group.Count == 1 && await TryCommitFromMemoryAsync(group[0], _disposing.Token))
+                        {
+                            continue;
+                        }
+
+                        if (group.Count > 1)
+                        {
+                            // Only a batch alone in its transaction knows the row versions it leaves (no savepoint).
+                            foreach (var pending in group)
+                            {
+                                pending.Batch.Memory?.Forget();
+                            }
+                        }
+
                         if (!CanShareOneRoundTrip(group) || !await TryCommitInOneRoundTripAsync(group, _disposing.Token))
                         {
                             // Not hook events alone, or rolled back: batch by batch, each in its savepoint (those the
@@ -174,7 +189,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             var preload = GroupPreload.For(group.Select(p => p.Batch));
             // The log's head comes with the lock, before any batch inserts: the rows committed after it will be exactly the
             // rows of the batches that were not rolled back (handed to the watch feed after the commit).
-            (var fences, head) = await LockFencesAsync(db, eventOrderLock: true, machineIds, preload, nextSavepoint, cancellationToken);
+            // Alone, the batch commits without a savepoint: what it writes has the transaction's id as its row version,
+            // and its stream may store the next batch from memory (InboundProcessor.FromMemory.cs).
+            var memory = alone ? group[0].Batch.Memory : null;
+            (var fences, head, var xid) = await LockFencesAsync(db, eventOrderLock: true, machineIds, preload, nextSavepoint, cancellationToken, readXid: memory is not null);
             for (var i = 0; i < group.Count; i++)
             {
                 var batch = group[i].Batch;
@@ -192,7 +210,7 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 try
                 {
                     var last = i == group.Count - 1;
-                    var done = await StoreAsync(db, batch, position, preload, last ? commit : releaseAndNext, cancellationToken);
+                    var done = await StoreAsync(db, batch, position, preload, last ? commit : releaseAndNext, cancellationToken, memory, xid);
                     stored[i] = done;
                     committed = last;
                     // A later batch of the same machine (a newer stream's, which this fence would refuse) sees this

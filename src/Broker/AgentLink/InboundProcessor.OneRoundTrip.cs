@@ -80,7 +80,7 @@ internal sealed partial class InboundProcessor
             db.Database.AutoSavepointsEnabled = false;
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var preload = GroupPreload.For(group.Select(p => p.Batch));
-            (var fences, head) = await LockFencesAsync(db, eventOrderLock: true, [.. group.Select(p => p.Batch.Machine.Id)], preload, [], cancellationToken);
+            (var fences, head, _) = await LockFencesAsync(db, eventOrderLock: true, [.. group.Select(p => p.Batch.Machine.Id)], preload, [], cancellationToken);
             for (var i = 0; i < group.Count; i++)
             {
                 long position;
@@ -96,7 +96,7 @@ internal sealed partial class InboundProcessor
 
                 try
                 {
-                    prepared[i] = await PrepareAsync(db, group[i].Batch, position, preload, cancellationToken);
+                    prepared[i] = await PrepareAsync(db, group[i].Batch, position, preload, storedReplies: null, cancellationToken);
                 }
                 finally
                 {

@@ -35,7 +35,8 @@ internal sealed record InboundBatch(
     MachineSessionCache Cache,
     IReadOnlyList<InboundItem> Items,
     long? AckedBrokerSeq,
-    string? RejectAll);
+    string? RejectAll,
+    StreamMemory? Memory = null);
 
 /// <summary>
 /// Stores agents' batches of sequenced messages: per batch, the machine's row lock (fencing out an older stream), every
@@ -64,9 +65,13 @@ internal sealed partial class InboundProcessor(
         FOR UPDATE OF s
         """;
 
+    // The preload does not read sessions' row versions: only those a batch writes are remembered (StreamMemory).
+    private static readonly Dictionary<Guid, uint> NoVersions = [];
+
     /// <param name="machine">The stream's machine.</param>
     /// <param name="connectionId">The stream; the batch is refused if it no longer owns the machine.</param>
     /// <param name="cache">The stream's session cache.</param>
+    /// <param name="memory">What the stream's last batch committed, for storing this one in one round trip; null: never.</param>
     /// <param name="items">Sequenced messages in seq order (retransmissions at or below the committed position are skipped).</param>
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
@@ -76,12 +81,13 @@ internal sealed partial class InboundProcessor(
         MachineIdentity machine,
         Guid connectionId,
         MachineSessionCache cache,
+        StreamMemory? memory,
         IReadOnlyList<InboundItem> items,
         long? ackedBrokerSeq,
         string? rejectAll,
         CancellationToken cancellationToken)
     {
-        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll);
+        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll, memory);
         return items.Count == 0 ? ProcessAloneAsync(batch, cancellationToken) : SubmitAsync(batch, cancellationToken);
     }
 
@@ -96,7 +102,7 @@ internal sealed partial class InboundProcessor(
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         db.Database.AutoSavepointsEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var (fences, _) = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], preload: null, then: [], cancellationToken);
+        var (fences, _, _) = await LockFencesAsync(db, eventOrderLock: false, [batch.Machine.Id], preload: null, then: [], cancellationToken);
         var (outcome, context, _) = await StoreAsync(db, batch, Admit(batch, fences), preload: null, then: [], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         telemetry.BatchStored(batch.Items, time.GetElapsedTime(started), context.Deliveries);
@@ -110,8 +116,10 @@ internal sealed partial class InboundProcessor(
     /// <paramref name="then"/> (statements without results) last. With the lock, also returns the log's head read right
     /// after it (TimelineWriter.HeadCommand): the group's committed rows are then exactly the rows after it; 0 without.
     /// </summary>
-    private static async Task<(Dictionary<Guid, LinkFence> Fences, long Head)> LockFencesAsync(
-        RelayDbContext db, bool eventOrderLock, Guid[] machineIds, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
+    /// <remarks>With <paramref name="readXid"/>, also returns the transaction's id (the row version of what it writes).</remarks>
+    private static async Task<(Dictionary<Guid, LinkFence> Fences, long Head, uint Xid)> LockFencesAsync(
+        RelayDbContext db, bool eventOrderLock, Guid[] machineIds, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken,
+        bool readXid = false)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
@@ -126,6 +134,11 @@ internal sealed partial class InboundProcessor(
         }
 
         batch.BatchCommands.Add(new NpgsqlBatchCommand(Fences) { Parameters = { new NpgsqlParameter<Guid[]> { TypedValue = machineIds } } });
+        if (readXid)
+        {
+            batch.BatchCommands.Add(StreamMemory.TransactionIdCommand());
+        }
+
         preload?.AddTo(batch, db);
         foreach (var statement in then)
         {
@@ -148,6 +161,14 @@ internal sealed partial class InboundProcessor(
             fences[reader.GetGuid(0)] = new LinkFence(reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetInt64(2), reader.GetBoolean(3));
         }
 
+        var xid = 0u;
+        if (readXid)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            xid = reader.GetFieldValue<uint>(0);
+        }
+
         if (preload is not null)
         {
             await preload.ReadAsync(reader, db, cancellationToken);
@@ -158,7 +179,7 @@ internal sealed partial class InboundProcessor(
         {
         }
 
-        return (fences, head);
+        return (fences, head, xid);
     }
 
     /// <summary>
@@ -193,10 +214,15 @@ internal sealed partial class InboundProcessor(
     /// <paramref name="then"/> goes in the same round trip as the batch's last statements. Also returns the event rows
     /// it inserted, as the log will hold them once committed (for the watch feed: CommittedEvents).
     /// </summary>
+    /// <remarks>
+    /// When <paramref name="then"/> commits and the transaction has no savepoint, <paramref name="remember"/> is told
+    /// what the batch left (its rows' version is <paramref name="xid"/>), for the stream's next batch (StreamMemory).
+    /// </remarks>
     private async Task<(BatchOutcome Outcome, IngestContext Context, List<TimelineRow> Rows)> StoreAsync(
-        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken)
+        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, IReadOnlyList<string> then, CancellationToken cancellationToken,
+        StreamMemory? remember = null, uint xid = 0)
     {
-        var prepared = await PrepareAsync(db, batch, committed, preload, cancellationToken);
+        var prepared = await PrepareAsync(db, batch, committed, preload, storedReplies: null, cancellationToken);
 
         // The batch's changes (unless they needed a SaveChanges of their own), the event rows, the position, the outbox
         // acknowledgement and the caller's next statements: one round trip.
@@ -213,22 +239,31 @@ internal sealed partial class InboundProcessor(
             throw conflict;
         }
 
+        var tracked = remember is null ? null : StreamMemory.TrackedBy(db);
         ChangeCommands.Accept(db);
-        return prepared.Stored(written.Events, 0, written.ReceivedAt);
+        var stored = prepared.Stored(written.Events, 0, written.ReceivedAt);
+        if (tracked is not null)
+        {
+            remember!.Remember(stored.Outcome.CommittedSeq, xid, tracked, NoVersions);
+        }
+
+        return stored;
     }
 
     /// <summary>
     /// A batch's work up to its last round trip: every message applied (lookups and any SaveChanges of its own run now),
     /// its changes rendered and its event rows built, the observers told. What is left to send is in the result.
+    /// <paramref name="storedReplies"/>, when there is no <paramref name="preload"/>: the replies taken as stored already
+    /// (a batch prepared from its stream's memory takes none).
     /// </summary>
     private async Task<PreparedBatch> PrepareAsync(
-        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, CancellationToken cancellationToken)
+        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, HashSet<Guid>? storedReplies, CancellationToken cancellationToken)
     {
         var machine = batch.Machine;
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
-        var tx = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow()) { DeferChanges = true };
         preload?.Attach(context, batch);
+        context.StoredReplies ??= storedReplies;
 
         var highest = committed;
         foreach (var item in batch.Items)
@@ -265,7 +300,7 @@ internal sealed partial class InboundProcessor(
         // still be able to roll the batch back).
         foreach (var observer in observers)
         {
-            await observer.BeforeCommitAsync(machine.Id, highest, tx, cancellationToken);
+            await observer.BeforeCommitAsync(machine.Id, highest, (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), cancellationToken);
         }
 
         return new PreparedBatch(batch, context, committed, highest, bindings);

@@ -110,6 +110,9 @@ internal sealed partial class OutboxFiller
             },
         });
 
+        // The transaction's id is the row version of the prompt it inserts: the stream may store the receipt from a copy.
+        batch.BatchCommands.Add(AgentLink.StreamMemory.TransactionIdCommand());
+
         // The commit rides in the same round trip: PostgreSQL runs it right after the numbering, so the lock is never
         // held while this process is scheduled to read a result and send the next statement (on a busy machine that
         // wait, not the statements, was most of the time the lock was held). An error stops the round trip before it.
@@ -128,13 +131,19 @@ internal sealed partial class OutboxFiller
             await results.NextResultAsync(cancellationToken); // the row lock's
             await results.NextResultAsync(cancellationToken); // the numbered rows
             var filled = Result(context, await ReadNumberedAsync(results, cancellationToken));
+            await results.NextResultAsync(cancellationToken);
+            await results.ReadAsync(cancellationToken);
+            var version = results.GetFieldValue<uint>(0);
             // The commit's outcome: a failure to commit surfaces here, not silently.
             while (await results.NextResultAsync(cancellationToken))
             {
             }
 
             // The feed's handover publishes the Events signal; published again, it would make the feed read the log.
-            result = filled with { Topics = [.. filled.Topics.Where(static t => t != BrokerSignals.Events)], Committed = appended };
+            // Its copy is what the insert wrote (numbering does not touch prompts): taken before the writer maps the prompt.
+            var sent = changes is null ? null : (Prompt)db.Entry(prompt).CurrentValues.ToObject();
+            sent?.Version = version;
+            result = filled with { Topics = [.. filled.Topics.Where(static t => t != BrokerSignals.Events)], Committed = appended, Sent = sent };
         }
         catch (PostgresException ex) when (changes is not null && ChangeCommands.Translate(ex, changes) is { } saveError)
         {

@@ -333,7 +333,12 @@ internal sealed partial class OutboxFiller(
 /// <param name="Messages">The numbered messages, for the stream to send once committed.</param>
 /// <param name="Committed">The event log rows the writer's commit added, when the fill read them to hand them to the
 /// watch feed (OutboxFiller.FillJustQueuedAsync); <see cref="Topics"/> then leaves out BrokerSignals.Events.</param>
-internal sealed record FillResult(long? LastSeq, IReadOnlyList<string> Topics, IReadOnlyList<BrokerMessage> Messages, CommittedRows? Committed = null)
+/// <param name="Sent">
+/// The prompt a writer's fill stored SENT and numbered for the stream (OutboxFiller.FillJustQueuedAsync): a copy of
+/// the committed row, with its row version, which the stream may store the prompt's receipt from (StreamMemory).
+/// </param>
+internal sealed record FillResult(
+    long? LastSeq, IReadOnlyList<string> Topics, IReadOnlyList<BrokerMessage> Messages, CommittedRows? Committed = null, Prompt? Sent = null)
 {
     public static readonly FillResult Nothing = new(null, [], []);
 }

@@ -45,9 +45,9 @@ internal static class PersistenceServiceCollectionExtensions
 
     /// <summary>The provider settings every <see cref="RelayDbContext"/> uses (the broker, tests, design time).</summary>
     public static DbContextOptionsBuilder UseRelayNpgsql(this DbContextOptionsBuilder builder, NpgsqlDataSource dataSource) =>
-        builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"));
+        builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance);
 
     /// <inheritdoc cref="UseRelayNpgsql(DbContextOptionsBuilder, NpgsqlDataSource)"/>
     public static DbContextOptionsBuilder UseRelayNpgsql(this DbContextOptionsBuilder builder, string connectionString) =>
-        builder.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"));
+        builder.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance);
 }

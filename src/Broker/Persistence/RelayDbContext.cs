@@ -7,6 +7,12 @@ namespace Relay.Broker.Persistence;
 /// <summary>The broker's PostgreSQL schema. Each entity's mapping is in its own configuration class.</summary>
 internal sealed class RelayDbContext(DbContextOptions<RelayDbContext> options) : DbContext(options)
 {
+    /// <summary>
+    /// While set, opening the connection throws <see cref="OfflineAccessException"/> (OfflineGuard): nothing may be read
+    /// yet. Whoever sets it clears it before the context goes back to the pool.
+    /// </summary>
+    internal bool Offline { get; set; }
+
     public DbSet<Machine> Machines => Set<Machine>();
 
     public DbSet<MachineCredential> MachineCredentials => Set<MachineCredential>();

@@ -106,6 +106,24 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         }
 
         await using var batch = new NpgsqlBatch(connection, transaction);
+        var written = Add(batch, events, positions, alongside, then, now);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await ReadAsync(reader, written, cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds what <see cref="WriteAsync(NpgsqlConnection, NpgsqlTransaction, IReadOnlyList{IngestEvent}, IReadOnlyList{InboundPosition}, IReadOnlyList{NpgsqlBatchCommand}, IReadOnlyList{string}, CancellationToken)"/>
+    /// sends to a caller's <paramref name="batch"/>, after the caller's own statements (at least one, so that the
+    /// caller's reader is on a result of its own when it hands over to <see cref="ReadAsync"/>).
+    /// </summary>
+    internal static PendingWrite Add(
+        NpgsqlBatch batch,
+        IReadOnlyList<IngestEvent> events,
+        IReadOnlyList<InboundPosition> positions,
+        IReadOnlyList<NpgsqlBatchCommand> alongside,
+        IReadOnlyList<string> then,
+        DateTimeOffset now)
+    {
         var firstIndex = events.Count == 0 ? null : AddInsert(batch, events, now);
         if (positions.Count > 0)
         {
@@ -122,9 +140,17 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
             batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
         }
 
+        return new PendingWrite(firstIndex, now);
+    }
+
+    /// <summary>
+    /// Reads the results of what <see cref="Add"/> added, from <paramref name="reader"/> positioned on the first of
+    /// them, to the end of the batch (whose errors it throws).
+    /// </summary>
+    internal static async Task<StoredEvents> ReadAsync(NpgsqlDataReader reader, PendingWrite written, CancellationToken cancellationToken)
+    {
         var stored = new List<IngestedEvent>();
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (firstIndex is not null)
+        if (written.FirstIndex is { } firstIndex)
         {
             await reader.NextResultAsync(cancellationToken); // past the lock's result
             while (await reader.ReadAsync(cancellationToken))
@@ -142,8 +168,11 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
         }
 
         stored.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return new StoredEvents(stored, now);
+        return new StoredEvents(stored, written.ReceivedAt);
     }
+
+    /// <summary>What <see cref="Add"/> added: where each (machine, agent event id) first occurs, when it added an insert.</summary>
+    internal sealed record PendingWrite(Dictionary<(Guid, Guid), int>? FirstIndex, DateTimeOffset ReceivedAt);
 
     /// <summary>The event-order lock and the insert; returns where each (machine, agent event id) first occurs.</summary>
     private static Dictionary<(Guid, Guid), int> AddInsert(NpgsqlBatch batch, IReadOnlyList<IngestEvent> events, DateTimeOffset receivedAt)

@@ -1,0 +1,180 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Npgsql;
+using Relay.Broker.Persistence.Entities;
+using Prompt = Relay.Broker.Persistence.Entities.Prompt;
+
+namespace Relay.Broker.AgentLink;
+
+/// <summary>
+/// What one stream's last committed batch left in the database, as far as this broker knows it: the machine's committed
+/// inbound position, and the sessions and prompts the batch wrote (or read and checked), each with its row version
+/// (xmin). The stream's next batch may be stored from it in a single round trip (InboundProcessor.FromMemory.cs), which
+/// checks every part of it under the locks before it commits.
+/// </summary>
+/// <remarks>
+/// <para>A hint, never a source of truth: a copy that is out of date only makes that round trip fail, and the batch is
+/// stored as before. Each attempt takes the whole memory (<see cref="Recall"/>), so copies a failed attempt changed are
+/// never offered again; only a commit puts copies back: the stream's own (<see cref="Remember"/>), or SendPrompt's, for
+/// the prompt it just sent on the stream (<see cref="Offer"/>), whose receipt comes next.</para>
+/// <para>A copy is as its batch's context left it, so it must be the whole of what the transaction wrote to its row:
+/// sessions and prompts are written by the inbound path through the context alone (no raw UPDATE of those tables).</para>
+/// </remarks>
+internal sealed class StreamMemory
+{
+    /// <summary>Most copies kept: a batch names a few sessions and prompts; one that names more is not worth keeping.</summary>
+    internal const int Capacity = 64;
+
+    // The stream's batches run one after another; SendPrompt offers from its own request.
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, Known<RelaySession>> _sessions = [];
+    private readonly Dictionary<Guid, Known<Prompt>> _prompts = [];
+    private long? _committedSeq;
+
+    /// <summary>
+    /// Reads the transaction's id: the row version (xmin) of every row it writes, when it has no savepoint (a
+    /// subtransaction's rows have the savepoint's id). Its result is one row of one <c>xid</c> (read as uint).
+    /// </summary>
+    public static NpgsqlBatchCommand TransactionIdCommand() => new("SELECT pg_current_xact_id()::xid");
+
+    /// <summary>
+    /// Takes everything remembered. Returns it when it has the committed position and every session and prompt in
+    /// <paramref name="sessions"/> and <paramref name="prompts"/>; otherwise null. Either way the memory is empty after.
+    /// </summary>
+    public Recalled? Recall(IReadOnlyCollection<Guid> sessions, IReadOnlyCollection<Guid> prompts)
+    {
+        lock (_lock)
+        {
+            return RecallLocked(sessions, prompts);
+        }
+    }
+
+    private Recalled? RecallLocked(IReadOnlyCollection<Guid> sessions, IReadOnlyCollection<Guid> prompts)
+    {
+        try
+        {
+            if (_committedSeq is not { } committed
+                || sessions.Any(id => !_sessions.ContainsKey(id))
+                || prompts.Any(id => !_prompts.ContainsKey(id)))
+            {
+                return null;
+            }
+
+            // A prompt's copy also needs its session (a receipt checks it); one not remembered is looked up, which fails
+            // the attempt before anything was sent.
+            return new Recalled(committed, [.. _sessions.Values], [.. _prompts.Values]);
+        }
+        finally
+        {
+            ForgetLocked();
+        }
+    }
+
+    /// <summary>
+    /// A prompt committed on this stream's behalf with row version <paramref name="version"/> (SendPrompt's, just
+    /// numbered for the stream): its receipt may be stored from memory. <paramref name="prompt"/> must be a copy nobody
+    /// else holds.
+    /// </summary>
+    public void Offer(Prompt prompt, uint version)
+    {
+        lock (_lock)
+        {
+            if (_sessions.Count + _prompts.Count < Capacity)
+            {
+                prompt.Version = version;
+                _prompts[prompt.Id] = new Known<Prompt>(prompt, version);
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a commit: <paramref name="committedSeq"/> is the machine's position, and the sessions and prompts the
+    /// batch's context tracked are as it left them. Those it wrote have <paramref name="xid"/> (the transaction's id) as
+    /// their row version; those it only read keep the version they were read or checked with, when it is known.
+    /// </summary>
+    /// <remarks>Added to what was offered since the batch recalled the memory (which emptied it).</remarks>
+    public void Remember(long committedSeq, uint xid, IEnumerable<Tracked> tracked, IReadOnlyDictionary<Guid, uint> readVersions)
+    {
+        lock (_lock)
+        {
+            RememberLocked(committedSeq, xid, tracked, readVersions);
+        }
+    }
+
+    private void RememberLocked(long committedSeq, uint xid, IEnumerable<Tracked> tracked, IReadOnlyDictionary<Guid, uint> readVersions)
+    {
+        foreach (var entry in tracked)
+        {
+            switch (entry.Entity)
+            {
+                case RelaySession session when entry.Written:
+                    _sessions[session.Id] = new Known<RelaySession>(session, xid);
+                    break;
+                case RelaySession session when readVersions.TryGetValue(session.Id, out var version):
+                    _sessions[session.Id] = new Known<RelaySession>(session, version);
+                    break;
+                case Prompt prompt:
+                    if (entry.Written)
+                    {
+                        prompt.Version = xid; // not read back from the round trip that wrote it
+                    }
+
+                    _prompts[prompt.Id] = new Known<Prompt>(prompt, prompt.Version);
+                    break;
+            }
+        }
+
+        if (_sessions.Count + _prompts.Count > Capacity)
+        {
+            ForgetLocked();
+            return;
+        }
+
+        _committedSeq = committedSeq;
+    }
+
+    /// <summary>Drops everything: the next batch looks up what it needs.</summary>
+    public void Forget()
+    {
+        lock (_lock)
+        {
+            ForgetLocked();
+        }
+    }
+
+    private void ForgetLocked()
+    {
+        _sessions.Clear();
+        _prompts.Clear();
+        _committedSeq = null;
+    }
+
+    /// <summary>
+    /// The sessions and prompts a batch's context tracks, and whether the batch writes them, as its last round trip
+    /// will leave them: read before the changes are accepted (after which every entry looks unchanged).
+    /// </summary>
+    public static List<Tracked> TrackedBy(DbContext db)
+    {
+        var tracked = new List<Tracked>();
+        foreach (var entry in db.ChangeTracker.Entries())
+        {
+            if (entry.Entity is RelaySession or Prompt && entry.State is not (EntityState.Deleted or EntityState.Detached))
+            {
+                tracked.Add(new Tracked(entry.Entity, Written(entry)));
+            }
+        }
+
+        return tracked;
+    }
+
+    private static bool Written(EntityEntry entry) => entry.State is EntityState.Added or EntityState.Modified;
+
+    /// <summary>An entity of a batch's context, and whether the batch's last round trip writes it.</summary>
+    internal readonly record struct Tracked(object Entity, bool Written);
+
+    /// <summary>A copy and the row version (xmin) it had when it was committed or checked.</summary>
+    internal readonly record struct Known<T>(T Entity, uint Version);
+
+    /// <summary>What <see cref="Recall"/> handed to one attempt.</summary>
+    internal sealed record Recalled(long CommittedSeq, IReadOnlyList<Known<RelaySession>> Sessions, IReadOnlyList<Known<Prompt>> Prompts);
+}
