@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Reflection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Npgsql;
@@ -24,6 +26,8 @@ internal sealed class StreamMemory
 {
     /// <summary>Most copies kept: a batch names a few sessions and prompts; one that names more is not worth keeping.</summary>
     internal const int Capacity = 64;
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> TimeProperties = new();
 
     // The stream's batches run one after another; SendPrompt offers from its own request.
     private readonly Lock _lock = new();
@@ -81,6 +85,7 @@ internal sealed class StreamMemory
         {
             if (_sessions.Count + _prompts.Count < Capacity)
             {
+                AsStored(prompt);
                 prompt.Version = version;
                 _prompts[prompt.Id] = new Known<Prompt>(prompt, version);
             }
@@ -105,6 +110,7 @@ internal sealed class StreamMemory
     {
         foreach (var entry in tracked)
         {
+            AsStored(entry.Entity);
             switch (entry.Entity)
             {
                 case RelaySession session when entry.Written:
@@ -165,6 +171,23 @@ internal sealed class StreamMemory
         }
 
         return tracked;
+    }
+
+    /// <summary>
+    /// Cuts the copy's times to the microsecond, as PostgreSQL keeps them (and Npgsql cuts them): the next batch's event
+    /// payloads must show a time as a batch that read the row would (a receipt's time comes from the agent in
+    /// nanoseconds; the broker's clock has 100 ns ticks).
+    /// </summary>
+    private static void AsStored(object entity)
+    {
+        foreach (var property in TimeProperties.GetOrAdd(entity.GetType(), static type =>
+            [.. type.GetProperties().Where(p => p.CanWrite && (p.PropertyType == typeof(DateTimeOffset) || p.PropertyType == typeof(DateTimeOffset?)))]))
+        {
+            if (property.GetValue(entity) is DateTimeOffset time)
+            {
+                property.SetValue(entity, Access.StoredTime.ForStorage(time).ToUniversalTime());
+            }
+        }
     }
 
     private static bool Written(EntityEntry entry) => entry.State is EntityState.Added or EntityState.Modified;

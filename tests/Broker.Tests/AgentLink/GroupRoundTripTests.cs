@@ -102,6 +102,27 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
             "the remembered copy's name was not written back over it");
     }
 
+    [Fact]
+    public async Task Reply_FromMemoryAfterAReceiptTimedInNanoseconds_ShowsTheTimeAsTheDatabaseKeepsIt()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await DeliveredPromptAsync(configure: null, timeout.Token);
+        var at = new DateTimeOffset(2026, 11, 22, 1, 2, 3, TimeSpan.Zero).AddTicks(1_234_567);
+        var receipt = run.Receipt();
+        receipt.PromptReceipt.At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(at);
+        await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, receipt);
+
+        await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Reply(Guid.NewGuid()));
+
+        run.Processor.BatchesFromMemory.Should().Be(1);
+        await using var db = run.Database.CreateContext();
+        (await db.Prompts.AsNoTracking().SingleAsync(p => p.Id == run.PromptId, timeout.Token)).DeliveredAt.Should().Be(at.AddTicks(-7));
+        var replied = (await AgentLinkHarness.EventsOfAsync(run.Database, run.Agent.MachineId, timeout.Token))
+            .Where(e => e.Kind == EventKind.PromptUpdated).Last();
+        replied.Payload.Should().Contain("01:02:03.123456Z", "the remembered prompt's delivery time is the row's, to the microsecond")
+            .And.NotContain("1234567");
+    }
+
     [Theory]
     [InlineData("UPDATE machines SET revoked_at = now() WHERE id = $1")]
     [InlineData("UPDATE agent_link_state SET connection_id = gen_random_uuid() WHERE machine_id = $1")]
