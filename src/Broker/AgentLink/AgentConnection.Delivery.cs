@@ -102,7 +102,7 @@ internal sealed partial class AgentConnection
         if (fill.Sent is { } sent)
         {
             // Before the delivery goes out: the receipt, which can only follow it, finds the prompt remembered.
-            _memory.Offer(sent, sent.Version);
+            _memory.Offer(sent);
         }
 
         TakeFilled(fill);

@@ -75,19 +75,18 @@ internal sealed class StreamMemory
     }
 
     /// <summary>
-    /// A prompt committed on this stream's behalf with row version <paramref name="version"/> (SendPrompt's, just
-    /// numbered for the stream): its receipt may be stored from memory. <paramref name="prompt"/> must be a copy nobody
-    /// else holds.
+    /// A prompt committed on this stream's behalf (SendPrompt's, just numbered for the stream), its row version in
+    /// <see cref="Prompt.Version"/>: its receipt may be stored from memory. <paramref name="prompt"/> must be a copy
+    /// nobody else holds.
     /// </summary>
-    public void Offer(Prompt prompt, uint version)
+    public void Offer(Prompt prompt)
     {
         lock (_lock)
         {
             if (_sessions.Count + _prompts.Count < Capacity)
             {
                 AsStored(prompt);
-                prompt.Version = version;
-                _prompts[prompt.Id] = new Known<Prompt>(prompt, version);
+                _prompts[prompt.Id] = new Known<Prompt>(prompt, prompt.Version);
             }
         }
     }

@@ -113,8 +113,8 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
 
     /// <summary>
     /// Adds what <see cref="WriteAsync(NpgsqlConnection, NpgsqlTransaction, IReadOnlyList{IngestEvent}, IReadOnlyList{InboundPosition}, IReadOnlyList{NpgsqlBatchCommand}, IReadOnlyList{string}, CancellationToken)"/>
-    /// sends to a caller's <paramref name="batch"/>, after the caller's own statements (at least one, so that the
-    /// caller's reader is on a result of its own when it hands over to <see cref="ReadAsync"/>).
+    /// sends to <paramref name="batch"/>, after any statements of the caller's own (whose results the caller reads
+    /// first, then moves its reader to the first of these for <see cref="ReadAsync"/>).
     /// </summary>
     internal static PendingWrite Add(
         NpgsqlBatch batch,
