@@ -127,10 +127,7 @@ internal sealed partial class InboundProcessor
             // Nothing is sent yet: BEGIN goes with the round trip below.
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await using var commands = new NpgsqlBatch(connection, (NpgsqlTransaction)transaction.GetDbTransaction());
-            commands.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
-            {
-                Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
-            });
+            commands.BatchCommands.Add(EventIngestWriter.EventOrderLockCommand());
             commands.BatchCommands.Add(TimelineWriter.HeadCommand());
             commands.BatchCommands.Add(Fence(batch, recalled.CommittedSeq));
             commands.BatchCommands.Add(Versions(recalled));

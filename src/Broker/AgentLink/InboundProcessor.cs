@@ -126,10 +126,7 @@ internal sealed partial class InboundProcessor(
         await using var batch = new NpgsqlBatch(connection, tx);
         if (eventOrderLock)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
-            {
-                Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
-            });
+            batch.BatchCommands.Add(EventIngestWriter.EventOrderLockCommand());
             batch.BatchCommands.Add(TimelineWriter.HeadCommand());
         }
 

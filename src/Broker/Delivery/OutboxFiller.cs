@@ -61,8 +61,6 @@ internal sealed partial class OutboxFiller(
     private const string MachinesWithWork = "SELECT m.id FROM unnest($1::uuid[]) AS m(id) WHERE "
         + OutboxWork + " OR " + LaunchWork + " OR " + StopWork + " OR " + PromptWork + " OR " + VerdictWork;
 
-    private const string LockEvents = "SELECT pg_advisory_xact_lock($1)";
-
     private const string LockState = "SELECT connection_id FROM agent_link_state WHERE machine_id = $1 FOR UPDATE";
 
     // Numbers the unnumbered rows in queue order, moves the stream's last assigned seq, and returns the rows ready to
@@ -131,7 +129,7 @@ internal sealed partial class OutboxFiller(
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(LockEvents) { Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } } },
+                EventIngestWriter.EventOrderLockCommand(),
                 new NpgsqlBatchCommand(LockState) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = machine.Id } } },
             },
         };

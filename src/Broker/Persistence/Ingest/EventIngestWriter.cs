@@ -25,6 +25,12 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
     /// </summary>
     internal const long EventOrderLockKey = 0x52_454C_4159_4556; // "RELAYEV"
 
+    /// <summary>Takes the event-order lock (<see cref="EventOrderLockKey"/>) until the transaction ends; its result is one row.</summary>
+    internal static NpgsqlBatchCommand EventOrderLockCommand() => new("SELECT pg_advisory_xact_lock($1)")
+    {
+        Parameters = { new NpgsqlParameter<long> { TypedValue = EventOrderLockKey } },
+    };
+
     private const string InsertEvents = """
         INSERT INTO events (machine_id, relay_session_id, claude_session_id, agent_event_id, agent_seq, kind,
                             hook_event_name, tool_name, occurred_at, received_at, payload)
@@ -206,10 +212,7 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
             firstIndex.TryAdd((e.MachineId, e.AgentEventId), i);
         }
 
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
-        {
-            Parameters = { new NpgsqlParameter<long> { TypedValue = EventOrderLockKey } },
-        });
+        batch.BatchCommands.Add(EventOrderLockCommand());
         batch.BatchCommands.Add(new NpgsqlBatchCommand(InsertEvents)
         {
             Parameters =

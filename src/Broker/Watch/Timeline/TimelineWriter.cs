@@ -109,10 +109,7 @@ internal sealed class TimelineWriter(TimeProvider timeProvider)
         var commands = new List<NpgsqlBatchCommand>(entries.Count + 1);
         if (lockFirst)
         {
-            commands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)")
-            {
-                Parameters = { new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey } },
-            });
+            commands.Add(EventIngestWriter.EventOrderLockCommand());
         }
 
         foreach (var entry in entries)
