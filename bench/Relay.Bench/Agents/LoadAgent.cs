@@ -7,8 +7,8 @@ namespace Relay.Bench.Agents;
 
 /// <summary>
 /// A lean relay-agent stand-in for load: one AgentLink stream (its own HTTP/2 connection, as each real agent has),
-/// Hello → Welcome, an empty SessionSnapshot, then hook events under the broker's receive window, heartbeats when
-/// idle, and the time from sending each event to the cumulative Ack that covers it. Nothing is spooled to disk: the
+/// Hello → Welcome, an empty SessionSnapshot, then hook events under the broker's receive window, heartbeats as
+/// relay-agent sends them (each broker heartbeat answered, one of its own only when long quiet), and the time from sending each event to the cumulative Ack that covers it. Nothing is spooled to disk: the
 /// broker's side is what is measured.
 /// </summary>
 internal sealed class LoadAgent : IAsyncDisposable
@@ -92,7 +92,7 @@ internal sealed class LoadAgent : IAsyncDisposable
         _mask = size - 1;
         _window = new SemaphoreSlim(window);
         _reader = Task.Run(ReadAsync, CancellationToken.None);
-        _heartbeats = Task.Run(() => HeartbeatAsync(welcome.HeartbeatInterval?.ToTimeSpan() ?? TimeSpan.FromSeconds(15)), CancellationToken.None);
+        _heartbeats = Task.Run(() => HeartbeatAsync(welcome.HeartbeatInterval?.ToTimeSpan() ?? TimeSpan.FromSeconds(15), welcome.PeerTimeout?.ToTimeSpan() ?? TimeSpan.FromSeconds(45)), CancellationToken.None);
 
         // Right after Welcome an agent reports its live sessions; this one has none yet.
         await _window.WaitAsync(cancellationToken);
@@ -290,6 +290,10 @@ internal sealed class LoadAgent : IAsyncDisposable
                     case BrokerMessage.BodyOneofCase.Ack:
                         OnAck((long)message.Ack.Seq);
                         break;
+                    case BrokerMessage.BodyOneofCase.Heartbeat:
+                        // As relay-agent does: the broker's heartbeat is answered at once (docs/broker.md, "Idle streams").
+                        await WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } }, flush: true, _stop.Token);
+                        break;
                     case BrokerMessage.BodyOneofCase.Notice when message.Notice.Closing:
                         _failure ??= $"{_machine.Name}: the broker closed the stream: {message.Notice.Code} {message.Notice.Message}";
                         break;
@@ -343,8 +347,10 @@ internal sealed class LoadAgent : IAsyncDisposable
         Interlocked.Exchange(ref _ackChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
-    private async Task HeartbeatAsync(TimeSpan interval)
+    private async Task HeartbeatAsync(TimeSpan interval, TimeSpan peerTimeout)
     {
+        // relay-agent's rule (LinkStream.OwnHeartbeatAfter): halfway from the interval to the broker's peer timeout.
+        var quietLimit = peerTimeout > interval ? interval + ((peerTimeout - interval) / 2) : interval;
         var token = _stop.Token;
         try
         {
@@ -352,7 +358,7 @@ internal sealed class LoadAgent : IAsyncDisposable
             {
                 await Task.Delay(interval / 3, token);
                 var quiet = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTicks));
-                if (quiet >= interval * 0.9)
+                if (quiet >= quietLimit)
                 {
                     await WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } }, flush: true, token);
                 }

@@ -5,7 +5,7 @@ internal sealed class AgentLinkOptions
 {
     public const string SectionName = "AgentLink";
 
-    /// <summary>Either side sends a Heartbeat after this long without sending anything. Default 15 s.</summary>
+    /// <summary>The broker heartbeats a stream after this long without sending anything; the agent answers. Default 15 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A side that hears nothing for this long ends the stream. Default 45 s (three heartbeats).</summary>

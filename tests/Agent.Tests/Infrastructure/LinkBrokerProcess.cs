@@ -113,6 +113,7 @@ public sealed class LinkBrokerProcess : IAsyncLifetime
         start.Environment["RELAY_ACCESS__ENROLLATTEMPTSPERMINUTE"] = "0";
         // Short timings, so that liveness and shutdown paths finish quickly.
         start.Environment["RELAY_AGENTLINK__SHUTDOWNRETRYAFTER"] = "00:00:00.200";
+        start.Environment["RELAY_AGENTLINK__HEARTBEATINTERVAL"] = "00:00:02";
         start.Environment.Remove("RELAY_DATABASE__CONNECTIONSTRING");
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         _process = process;

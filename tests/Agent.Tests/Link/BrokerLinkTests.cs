@@ -5,6 +5,7 @@ using Relay.Agent.Tests.Infrastructure;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Grpc;
 using Relay.Protocol.V1;
+using Relay.Tests.Shared;
 using static Relay.Agent.Tests.Infrastructure.LinkAgentHarness;
 
 namespace Relay.Agent.Tests.Link;
@@ -218,18 +219,33 @@ public sealed class BrokerLinkTests(LinkBrokerProcess broker)
     }
 
     [Fact]
-    public async Task Heartbeat_AfterQuietInterval_CarriesStats()
+    public async Task Heartbeat_BrokerHeartbeats_AnsweredAtOnceWithStats()
     {
         using var timeout = TestTimeout.Start();
-        await using var agent = new LinkAgentHarness();
+        // The agent's clock stands still, so its own quiet-time heartbeat never comes due: whatever heartbeat it sends
+        // answers one of the broker's (every 2 s, LinkBrokerProcess).
+        var time = new ManualTimeProvider();
+        await using var agent = new LinkAgentHarness(time);
         await agent.EnrollAsync(broker, timeout.Token);
         await agent.StartAsync(timeout.Token);
         await agent.WaitConnectedAsync(true, timeout.Token);
 
-        // The broker's heartbeat interval is 15 s: within the test bound the agent must send at least one heartbeat.
-        await agent.Inbound.WaitUntilAsync(i => i.StatsCollected > 0, timeout.Token);
+        await agent.Inbound.WaitUntilAsync(i => i.StatsCollected >= 2, timeout.Token);
 
         agent.Link.IsConnected.Should().BeTrue();
+    }
+
+    [Theory]
+    [InlineData(15, 45, 30)]
+    [InlineData(2, 45, 23.5)]
+    [InlineData(10, 11, 10.5)]
+    [InlineData(10, 10, 10)]
+    [InlineData(10, 5, 10)]
+    public void OwnHeartbeatAfter_IntervalAndPeerTimeout_HalfwayBetweenThem(double intervalSeconds, double peerTimeoutSeconds, double expectedSeconds)
+    {
+        var after = LinkStream.OwnHeartbeatAfter(TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(peerTimeoutSeconds));
+
+        after.Should().Be(TimeSpan.FromSeconds(expectedSeconds));
     }
 
     private static async Task WaitForStateAsync(LinkAgentHarness agent, Func<BrokerLinkState, bool> condition, CancellationToken cancellationToken)
