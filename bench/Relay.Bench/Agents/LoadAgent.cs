@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Relay.Grpc;
+using Relay.Protocol.Link;
 using Relay.Protocol.V1;
 
 namespace Relay.Bench.Agents;
@@ -8,8 +9,9 @@ namespace Relay.Bench.Agents;
 /// <summary>
 /// A lean relay-agent stand-in for load: one AgentLink stream (its own HTTP/2 connection, as each real agent has),
 /// Hello → Welcome, an empty SessionSnapshot, then hook events under the broker's receive window, heartbeats as
-/// relay-agent sends them (each broker heartbeat answered, one of its own only when long quiet), and the time from sending each event to the cumulative Ack that covers it. Nothing is spooled to disk: the
-/// broker's side is what is measured.
+/// relay-agent sends them (each broker heartbeat answered, one of its own only when long quiet), and the time from
+/// sending each event to the cumulative Ack that covers it. Nothing is spooled to disk: the broker's side is what is
+/// measured.
 /// </summary>
 internal sealed class LoadAgent : IAsyncDisposable
 {
@@ -349,8 +351,7 @@ internal sealed class LoadAgent : IAsyncDisposable
 
     private async Task HeartbeatAsync(TimeSpan interval, TimeSpan peerTimeout)
     {
-        // relay-agent's rule (LinkStream.OwnHeartbeatAfter): halfway from the interval to the broker's peer timeout.
-        var quietLimit = peerTimeout > interval ? interval + ((peerTimeout - interval) / 2) : interval;
+        var quietLimit = AgentLinkLiveness.OwnHeartbeatAfter(interval, peerTimeout);
         var token = _stop.Token;
         try
         {

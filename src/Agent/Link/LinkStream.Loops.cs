@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Relay.Grpc;
+using Relay.Protocol.Link;
 using Relay.Protocol.V1;
 
 using BrokerMessageBodyCase = Relay.Protocol.V1.BrokerMessage.BodyOneofCase;
@@ -324,22 +325,14 @@ internal sealed partial class LinkStream
     }
 
     /// <summary>
-    /// How long the agent stays quiet before it heartbeats on its own: halfway from the heartbeat interval to the peer
-    /// timeout. Later than the broker's heartbeat, which it answers, and still in time for the broker's peer timeout
-    /// if the broker sends none (45 s and 15 s give 30 s).
-    /// </summary>
-    internal static TimeSpan OwnHeartbeatAfter(TimeSpan heartbeatInterval, TimeSpan peerTimeout) =>
-        peerTimeout > heartbeatInterval ? heartbeatInterval + ((peerTimeout - heartbeatInterval) / 2) : heartbeatInterval;
-
-    /// <summary>
-    /// A Heartbeat (with the agent's statistics) after <see cref="OwnHeartbeatAfter"/> without sending; the end of the
-    /// stream after a peer timeout without hearing anything. Time comes from the injected TimeProvider.
+    /// A Heartbeat (with the agent's statistics) after <see cref="AgentLinkLiveness.OwnHeartbeatAfter"/> without sending;
+    /// the end of the stream after a peer timeout without hearing anything. Time comes from the injected TimeProvider.
     /// </summary>
     private async Task WatchLivenessAsync()
     {
         var token = _stop.Token;
         var period = TimeSpan.FromTicks(Math.Max(Math.Min(_heartbeatInterval.Ticks, _peerTimeout.Ticks) / 4, TimeSpan.TicksPerMillisecond * 10));
-        var quietLimit = OwnHeartbeatAfter(_heartbeatInterval, _peerTimeout);
+        var quietLimit = AgentLinkLiveness.OwnHeartbeatAfter(_heartbeatInterval, _peerTimeout);
         using var timer = new PeriodicTimer(period, Time);
         try
         {
@@ -354,7 +347,7 @@ internal sealed partial class LinkStream
 
                 if (now - LastSent >= quietLimit)
                 {
-                    // Counted as sent now: the writer may take a moment, and one heartbeat per interval is enough.
+                    // Counted as sent now: the writer may take a moment, and one heartbeat is enough.
                     LastSent = now;
                     await _outbound.Writer.WriteAsync(Heartbeat(now), token);
                 }

@@ -10,8 +10,8 @@ namespace Relay.Agent.Link;
 /// One AgentLink.Connect stream, from Hello to its end. After the handshake five loops share it: the writer (the only
 /// writer of the request stream, draining a bounded queue), the reader (acks, state, tool results, notices; sequenced
 /// messages go to a bounded inbound queue), the processor (inbound batches → local side → durable position → one
-/// cumulative Ack), the sender (spool → queue, within the broker's receive window) and liveness (a heartbeat of its own when long quiet, dead peer).
-/// The reader answers each broker heartbeat at once.
+/// cumulative Ack), the sender (spool → queue, within the broker's receive window) and liveness (a heartbeat of its own
+/// when long quiet, dead peer); the reader answers each broker heartbeat at once.
 /// Whichever ends first ends the stream; the link then reconnects.
 /// </summary>
 internal sealed partial class LinkStream : IAsyncDisposable

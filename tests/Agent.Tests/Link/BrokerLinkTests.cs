@@ -235,19 +235,6 @@ public sealed class BrokerLinkTests(LinkBrokerProcess broker)
         agent.Link.IsConnected.Should().BeTrue();
     }
 
-    [Theory]
-    [InlineData(15, 45, 30)]
-    [InlineData(2, 45, 23.5)]
-    [InlineData(10, 11, 10.5)]
-    [InlineData(10, 10, 10)]
-    [InlineData(10, 5, 10)]
-    public void OwnHeartbeatAfter_IntervalAndPeerTimeout_HalfwayBetweenThem(double intervalSeconds, double peerTimeoutSeconds, double expectedSeconds)
-    {
-        var after = LinkStream.OwnHeartbeatAfter(TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(peerTimeoutSeconds));
-
-        after.Should().Be(TimeSpan.FromSeconds(expectedSeconds));
-    }
-
     private static async Task WaitForStateAsync(LinkAgentHarness agent, Func<BrokerLinkState, bool> condition, CancellationToken cancellationToken)
     {
         // The link's state has no change signal beyond connected/disconnected; look at it on a short timer, bounded.
