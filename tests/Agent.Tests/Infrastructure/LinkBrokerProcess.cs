@@ -114,6 +114,7 @@ public sealed class LinkBrokerProcess : IAsyncLifetime
         // Short timings, so that liveness and shutdown paths finish quickly.
         start.Environment["RELAY_AGENTLINK__SHUTDOWNRETRYAFTER"] = "00:00:00.200";
         start.Environment["RELAY_AGENTLINK__HEARTBEATINTERVAL"] = "00:00:02";
+        start.Environment["RELAY_AGENTLINK__PEERTIMEOUT"] = "00:00:10";
         start.Environment.Remove("RELAY_DATABASE__CONNECTIONSTRING");
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
         _process = process;

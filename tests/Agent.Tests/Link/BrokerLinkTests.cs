@@ -223,16 +223,18 @@ public sealed class BrokerLinkTests(LinkBrokerProcess broker)
     {
         using var timeout = TestTimeout.Start();
         // The agent's clock stands still, so its own quiet-time heartbeat never comes due: whatever heartbeat it sends
-        // answers one of the broker's (every 2 s, LinkBrokerProcess).
+        // answers one of the broker's (every 2 s, LinkBrokerProcess). Six of them outlast the broker's 10 s peer timeout,
+        // so the answers alone must have kept the stream.
         var time = new ManualTimeProvider();
         await using var agent = new LinkAgentHarness(time);
         await agent.EnrollAsync(broker, timeout.Token);
         await agent.StartAsync(timeout.Token);
         await agent.WaitConnectedAsync(true, timeout.Token);
 
-        await agent.Inbound.WaitUntilAsync(i => i.StatsCollected >= 2, timeout.Token);
+        await agent.Inbound.WaitUntilAsync(i => i.StatsCollected >= 6, timeout.Token);
 
         agent.Link.IsConnected.Should().BeTrue();
+        agent.Inbound.Welcomes.Should().HaveCount(1, "the broker must not have dropped the stream as silent");
     }
 
     private static async Task WaitForStateAsync(LinkAgentHarness agent, Func<BrokerLinkState, bool> condition, CancellationToken cancellationToken)
