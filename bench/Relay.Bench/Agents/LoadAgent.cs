@@ -294,7 +294,7 @@ internal sealed class LoadAgent : IAsyncDisposable
                         break;
                     case BrokerMessage.BodyOneofCase.Heartbeat:
                         // As relay-agent does: the broker's heartbeat is answered at once (docs/broker.md, "Idle streams").
-                        await WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } }, flush: true, _stop.Token);
+                        await WriteAsync(NewHeartbeat(), flush: true, _stop.Token);
                         break;
                     case BrokerMessage.BodyOneofCase.Notice when message.Notice.Closing:
                         _failure ??= $"{_machine.Name}: the broker closed the stream: {message.Notice.Code} {message.Notice.Message}";
@@ -349,6 +349,9 @@ internal sealed class LoadAgent : IAsyncDisposable
         Interlocked.Exchange(ref _ackChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
+    private static AgentMessage NewHeartbeat() =>
+        new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } };
+
     private async Task HeartbeatAsync(TimeSpan interval, TimeSpan peerTimeout)
     {
         var quietLimit = AgentLinkLiveness.OwnHeartbeatAfter(interval, peerTimeout);
@@ -361,7 +364,7 @@ internal sealed class LoadAgent : IAsyncDisposable
                 var quiet = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastWriteTicks));
                 if (quiet >= quietLimit)
                 {
-                    await WriteAsync(new AgentMessage { Heartbeat = new Heartbeat { SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } }, flush: true, token);
+                    await WriteAsync(NewHeartbeat(), flush: true, token);
                 }
             }
         }
