@@ -12,6 +12,7 @@ internal sealed partial class AgentConnection
 
     private readonly SemaphoreSlim _toolCalls = new(MaxToolCallsInFlight, MaxToolCallsInFlight);
     private long _committedSeq;
+    private long _submittedSeq;
     private long _lastReadSeq;
     private int _unackedInbound;
     private long _lastHeardTicks;
@@ -141,17 +142,38 @@ internal sealed partial class AgentConnection
         AgentMessage.BodyOneofCase.Hello or AgentMessage.BodyOneofCase.Ack or AgentMessage.BodyOneofCase.Heartbeat
         or AgentMessage.BodyOneofCase.ToolCall or AgentMessage.BodyOneofCase.Notice or AgentMessage.BodyOneofCase.None);
 
-    /// <summary>Inbound queue → batches: each batch is one transaction, acked after it commits.</summary>
+    /// <summary>
+    /// Inbound queue → batches: each batch is one transaction, acked after it commits, in the order read. While one
+    /// commits, what arrives is submitted behind it (at most one more), so the commit loop has it the moment the first
+    /// commit returns, without waiting for this stream to take that outcome first: a prompt's reply usually arrives while
+    /// its receipt commits (docs/benchmarks.md). The second is stored only once the machine's position has reached the
+    /// first's messages (<see cref="InboundBatch.After"/>), so a first that fails never lets the second through.
+    /// </summary>
     private async Task ProcessAsync()
     {
         var reader = _inbound.Reader;
         var token = _stop.Token;
+        Submitted? committing = null;
         try
         {
             long? carried = null;
             long carriedSince = 0;
-            while (await reader.WaitToReadAsync(token))
+            while (true)
             {
+                if (committing is not null)
+                {
+                    if (!await MoreBeforeAsync(reader, committing.Outcome, token))
+                    {
+                        await TakeAsync(committing, token);
+                        committing = null;
+                        continue;
+                    }
+                }
+                else if (carried is null && !await reader.WaitToReadAsync(token))
+                {
+                    break;
+                }
+
                 // Under load, what arrives while this stream waits for its batch's group commit joins its next batch.
                 var batch = new List<InboundItem>();
                 long? ack = carried;
@@ -188,36 +210,45 @@ internal sealed partial class AgentConnection
                     continue;
                 }
 
-                BatchOutcome outcome;
-                if (batch.Count == 0)
+                if (batch.Count > 0)
                 {
-                    // An ack alone opens the agent's window now; recording it waits a moment for the batch that usually
-                    // follows (a prompt's receipt follows its delivery's ack) and rides in its transaction.
-                    OpenWindow(ack!.Value);
-                    if (!continuing)
+                    var next = Submit(batch, ack, token);
+                    if (committing is not null)
                     {
-                        carriedSince = _services.Time.GetTimestamp();
+                        await TakeAsync(committing, token);
                     }
 
-                    // Bounded overall: heartbeats or more acks alone arriving meanwhile do not keep it waiting.
-                    var linger = continuing ? _services.Options.AckLinger - _services.Time.GetElapsedTime(carriedSince) : _services.Options.AckLinger;
-                    if (await MoreSoonAsync(reader, linger, token))
-                    {
-                        carried = ack;
-                        continue;
-                    }
-
-                    // Alone after all: a transaction of its own (no event-order lock), bounded like handshakes, so that
-                    // thousands of streams acking at once do not empty the connection pool.
-                    using var slot = await _services.IngestGate.EnterAsync(token);
-                    outcome = await StoreAsync(batch, ack, token);
+                    committing = next;
+                    continue;
                 }
-                else
+
+                // An ack alone opens the agent's window now; recording it waits a moment for the batch that usually
+                // follows (a prompt's receipt follows its delivery's ack) and rides in its transaction.
+                OpenWindow(ack!.Value);
+                if (!continuing)
                 {
-                    outcome = await StoreAsync(batch, ack, token);
+                    carriedSince = _services.Time.GetTimestamp();
                 }
 
-                AfterCommit(batch.Count, ack, outcome);
+                if (committing is not null)
+                {
+                    // Taken by the next batch, or stored alone (below) once the one committing returned.
+                    carried = ack;
+                    continue;
+                }
+
+                // Bounded overall: heartbeats or more acks alone arriving meanwhile do not keep it waiting.
+                var linger = continuing ? _services.Options.AckLinger - _services.Time.GetElapsedTime(carriedSince) : _services.Options.AckLinger;
+                if (await MoreSoonAsync(reader, linger, token))
+                {
+                    carried = ack;
+                    continue;
+                }
+
+                // Alone after all: a transaction of its own (no event-order lock), bounded like handshakes, so that
+                // thousands of streams acking at once do not empty the connection pool.
+                using var slot = await _services.IngestGate.EnterAsync(token);
+                AfterCommit(0, ack, await StoreAsync(batch, ack, after: 0, token)); // moves no position: nothing to wait for
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -238,6 +269,56 @@ internal sealed partial class AgentConnection
             AgentLinkLog.BatchFailed(_services.Logger, ex, _inbound.Reader.Count, Machine.Name);
             End(new ConnectionEnd(ConnectionEndKind.Failure, "The broker could not store the agent's messages; reconnect to resume."));
         }
+        finally
+        {
+            // A batch left in flight when the stream ended is never acked (the agent resends it); its failure is moot.
+            _ = committing?.Outcome.ContinueWith(static t => t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Hands <paramref name="batch"/> to the processor; its messages follow every batch submitted before.</summary>
+    private Submitted Submit(List<InboundItem> batch, long? ack, CancellationToken token)
+    {
+        var after = _submittedSeq;
+        _submittedSeq = Math.Max(after, (long)batch[^1].Message.Seq); // seqs only grow on a stream (Check)
+        return new Submitted(batch, ack, after, StoreAsync(batch, ack, after, token));
+    }
+
+    /// <summary>Waits for <paramref name="submitted"/> to commit and acts on it.</summary>
+    private async Task TakeAsync(Submitted submitted, CancellationToken token)
+    {
+        BatchOutcome outcome;
+        try
+        {
+            outcome = await submitted.Outcome;
+        }
+        catch (PredecessorNotStoredException) when (!token.IsCancellationRequested)
+        {
+            // Its predecessor broke a database rule and was stored again message by message (StoreAsync) after this
+            // one had been refused; this one follows it now. A predecessor that failed otherwise ended the stream.
+            outcome = await StoreAsync(submitted.Batch, submitted.Ack, submitted.After, token);
+        }
+
+        AfterCommit(submitted.Batch.Count, submitted.Ack, outcome);
+    }
+
+    /// <summary>Whether more arrives on the stream before <paramref name="committing"/> completes; false once it did, or the stream ended.</summary>
+    private static async Task<bool> MoreBeforeAsync(ChannelReader<InboundItem> reader, Task committing, CancellationToken token)
+    {
+        if (reader.Count > 0)
+        {
+            return true;
+        }
+
+        if (committing.IsCompleted)
+        {
+            return false;
+        }
+
+        // A wait left behind when the commit wins completes with the next message, like the loop's own next wait.
+        var more = reader.WaitToReadAsync(token).AsTask();
+        return await Task.WhenAny(committing, more) == more && await more;
     }
 
     private void AfterCommit(int sequenced, long? ack, BatchOutcome outcome)
@@ -306,18 +387,18 @@ internal sealed partial class AgentConnection
     /// Stores a batch. A batch that breaks a database rule (a bad value the checks missed) is stored again message by
     /// message, so one bad message is refused alone instead of stalling the stream behind it forever.
     /// </summary>
-    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, CancellationToken token)
+    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, long after, CancellationToken token)
     {
         try
         {
-            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, rejectAll: null, token);
+            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, rejectAll: null, after, token);
         }
         catch (Exception ex) when (DataError(ex) is { } error && !token.IsCancellationRequested)
         {
             if (batch.Count <= 1)
             {
                 AgentLinkLog.MessageRefusedByDatabase(_services.Logger, ex, batch.Count == 0 ? 0 : (long)batch[0].Message.Seq, Machine.Name);
-                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, $"The broker cannot store this message: {error}", token);
+                return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, $"The broker cannot store this message: {error}", after, token);
             }
 
             AgentLinkLog.BatchIsolated(_services.Logger, ex, Machine.Name, batch.Count);
@@ -328,7 +409,7 @@ internal sealed partial class AgentConnection
             for (var i = 0; i < batch.Count; i++)
             {
                 var last = i == batch.Count - 1;
-                var one = await StoreAsync([batch[i]], last ? ack : null, token);
+                var one = await StoreAsync([batch[i]], last ? ack : null, after, token);
                 bindings.AddRange(one.Bindings);
                 replies.AddRange(one.Replies);
                 topics.UnionWith(one.Topics);
@@ -383,6 +464,9 @@ internal sealed partial class AgentConnection
             }
         }, CancellationToken.None);
     }
+
+    /// <summary>A batch handed to the processor, not yet taken: <paramref name="After"/> as it was submitted with.</summary>
+    private sealed record Submitted(List<InboundItem> Batch, long? Ack, long After, Task<BatchOutcome> Outcome);
 
     private static BrokerMessage ToolError(string requestId, ErrorCode code, string message) => new()
     {

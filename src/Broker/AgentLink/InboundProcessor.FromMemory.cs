@@ -28,6 +28,11 @@ namespace Relay.Broker.AgentLink;
 /// stored meanwhile fails on its primary key. Any error from PostgreSQL leaves the transaction uncommitted (COMMIT is
 /// the round trip's last statement), and the batch is stored as before, with its lookups under the lock.
 /// </para>
+/// <para>
+/// The copies are those the stream's previous batch anticipated before its own round trip (StreamMemory.Anticipate),
+/// so the batch may be sent while that one still commits (InboundProcessor.Pipeline.cs): a copy it writes is then checked
+/// against an event row of its transaction instead of a row version not known yet.
+/// </para>
 /// </remarks>
 internal sealed partial class InboundProcessor
 {
@@ -40,10 +45,15 @@ internal sealed partial class InboundProcessor
         SELECT CASE WHEN count(*) = 1 THEN 1 ELSE (SELECT 1 UNION ALL SELECT 1) END FROM fence
         """;
 
+    // A version of 0 (InvalidTransactionId, never a row's xmin) is that of the stream's previous batch, whose commit had
+    // not returned when this one was prepared: the xmin of an event row it inserted (never updated), none if it failed.
     private const string VersionsCheck = """
+        WITH last AS (SELECT xmin AS v FROM events WHERE machine_id = $6 AND agent_event_id = $7)
         SELECT CASE WHEN
-            (SELECT count(*) FROM unnest($1::uuid[], $2::xid[]) AS c(id, v) JOIN sessions t ON t.id = c.id AND t.xmin = c.v)
-          + (SELECT count(*) FROM unnest($3::uuid[], $4::xid[]) AS c(id, v) JOIN prompts t ON t.id = c.id AND t.xmin = c.v)
+            (SELECT count(*) FROM unnest($1::uuid[], $2::xid[]) AS c(id, v) JOIN sessions t ON t.id = c.id
+                AND t.xmin = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
+          + (SELECT count(*) FROM unnest($3::uuid[], $4::xid[]) AS c(id, v) JOIN prompts t ON t.id = c.id
+                AND t.xmin = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
           = $5 THEN 1 ELSE (SELECT 1 UNION ALL SELECT 1) END
         """;
 
@@ -65,105 +75,155 @@ internal sealed partial class InboundProcessor
     internal long MemoryRefused => Interlocked.Read(ref _memoryRefused);
 
     /// <summary>
-    /// Stores <paramref name="pending"/> from its stream's memory; false when it cannot (nothing to recall, a lookup
-    /// the memory does not cover, or the round trip found it out of date): then nothing was stored, and it goes the usual way.
+    /// Prepares <paramref name="pending"/> from its stream's memory and sends its round trip; null when it cannot (nothing
+    /// to recall, or a lookup the memory does not cover): then nothing was sent, and it goes the usual way. The attempt's
+    /// <see cref="MemoryAttempt.RoundTrip"/> says whether it committed (false: rolled back, out of date).
     /// </summary>
-    private async Task<bool> TryCommitFromMemoryAsync(PendingBatch pending, CancellationToken cancellationToken)
+    private async Task<MemoryAttempt?> StartFromMemoryAsync(PendingBatch pending, CancellationToken cancellationToken)
     {
         var batch = pending.Batch;
         if (batch.Memory is not { } memory || _observed || batch.RejectAll is not null || batch.Items.Count > MaxMessagesFromMemory)
         {
             batch.Memory?.Forget();
-            return false;
+            return null;
         }
 
         var names = GroupPreload.Named(batch);
-        if (memory.Recall(names.Sessions, names.Prompts) is not { } recalled)
+        if (memory.Recall(names.Sessions, names.Prompts) is not { } recalled || recalled.CommittedSeq < batch.After)
         {
-            return false;
+            return null; // nothing to recall, or a position before the stream's earlier batches: the usual way checks it
         }
 
         var started = time.GetTimestamp();
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        db.Database.AutoSavepointsEnabled = false;
-        PreparedBatch prepared;
-        db.Offline = true;
+        var db = await databases.CreateDbContextAsync(cancellationToken);
+        var sent = false;
         try
         {
-            foreach (var session in recalled.Sessions)
+            db.Database.AutoSavepointsEnabled = false;
+            // A copy the stream's previous batch writes has the version of a commit that may not have returned yet: the
+            // round trip checks it against an event row of that commit, and its update names the key alone.
+            var unresolved = new HashSet<object>(ReferenceEqualityComparer.Instance);
+            var before = recalled.Sessions.Select(s => s.WrittenBy).Concat(recalled.Prompts.Select(p => p.WrittenBy))
+                .Where(c => c is not null && !c.TryGetXid(out _)).Distinct().ToList();
+            if (before.Count > 1)
             {
-                db.Sessions.Attach(session.Entity);
+                return null; // never: a stream has one batch in flight before this one
             }
 
-            foreach (var prompt in recalled.Prompts)
+            PreparedBatch prepared;
+            db.Offline = true;
+            try
             {
-                db.Prompts.Attach(prompt.Entity);
+                foreach (var session in recalled.Sessions)
+                {
+                    db.Sessions.Attach(session.Entity);
+                    if (!session.TryResolve(out _))
+                    {
+                        unresolved.Add(session.Entity);
+                    }
+                }
+
+                foreach (var prompt in recalled.Prompts)
+                {
+                    if (prompt.TryResolve(out var version))
+                    {
+                        prompt.Entity.Version = version;
+                    }
+                    else
+                    {
+                        unresolved.Add(prompt.Entity);
+                    }
+
+                    db.Prompts.Attach(prompt.Entity);
+                }
+
+                // Assumed not stored yet: a reply that was is refused by its primary key in the round trip.
+                prepared = await PrepareAsync(db, batch, recalled.CommittedSeq, preload: null, storedReplies: [], cancellationToken, unresolved);
+            }
+            catch (OfflineAccessException)
+            {
+                return null; // it needs a lookup the memory does not cover: nothing was sent
+            }
+            finally
+            {
+                db.Offline = false;
             }
 
-            // Assumed not stored yet: a reply that was is refused by its primary key in the round trip.
-            prepared = await PrepareAsync(db, batch, recalled.CommittedSeq, preload: null, storedReplies: [], cancellationToken);
-        }
-        catch (OfflineAccessException)
-        {
-            return false; // it needs a lookup the memory does not cover: nothing was sent
-        }
-        finally
-        {
-            db.Offline = false;
-        }
+            if (prepared.Context.Changes is null)
+            {
+                return null; // its changes need a SaveChanges of their own, which would have read the database
+            }
 
-        if (prepared.Context.Changes is null)
-        {
-            return false; // its changes need a SaveChanges of their own, which would have read the database
-        }
+            // What this batch leaves, for the stream's next one, which may be prepared while this one commits.
+            var commit = new PendingCommit(prepared.Context.Events is [var first, ..] ? (first.MachineId, first.AgentEventId) : null);
+            memory.Anticipate(prepared.Highest, commit, StreamMemory.CopiesTrackedBy(db), recalled);
 
-        var tracked = StreamMemory.TrackedBy(db);
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        long head;
-        uint xid;
-        StoredEvents written;
-        try
-        {
-            // Nothing is sent yet: BEGIN goes with the round trip below.
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await using var commands = new NpgsqlBatch(connection, (NpgsqlTransaction)transaction.GetDbTransaction());
+            // Nothing is sent yet: BEGIN goes with the round trip.
+            var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var commands = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
             commands.BatchCommands.Add(EventIngestWriter.EventOrderLockCommand());
             commands.BatchCommands.Add(TimelineWriter.HeadCommand());
             commands.BatchCommands.Add(Fence(batch, recalled.CommittedSeq));
-            commands.BatchCommands.Add(Versions(recalled));
+            commands.BatchCommands.Add(Versions(recalled, before.SingleOrDefault()));
             commands.BatchCommands.Add(StreamMemory.TransactionIdCommand());
             var write = EventIngestWriter.Add(commands, prepared.Context.Events, prepared.Positions, prepared.Alongside(), [TimelineWriter.Commit], time.GetUtcNow().ToUniversalTime());
+            var attempt = new MemoryAttempt(pending, db, transaction, commands, prepared, commit, started);
+            attempt.RoundTrip = SendAsync(attempt, write, cancellationToken);
+            sent = true;
+            return attempt;
+        }
+        finally
+        {
+            if (!sent)
+            {
+                await db.DisposeAsync();
+            }
+        }
+    }
 
-            await using var reader = await commands.ExecuteReaderAsync(cancellationToken);
+    /// <summary>The attempt's one round trip: true when it committed, false when PostgreSQL rolled it back.</summary>
+    private async Task<bool> SendAsync(MemoryAttempt attempt, EventIngestWriter.PendingWrite write, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var reader = await attempt.Commands.ExecuteReaderAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken); // past the lock's result
             await reader.ReadAsync(cancellationToken);
-            head = reader.GetInt64(0);
+            attempt.Head = reader.GetInt64(0);
             await reader.NextResultAsync(cancellationToken); // the checks raise when their row is read
             await reader.ReadAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            xid = reader.GetFieldValue<uint>(0);
+            attempt.Xid = reader.GetFieldValue<uint>(0);
             await reader.NextResultAsync(cancellationToken);
-            written = await EventIngestWriter.ReadAsync(reader, write, cancellationToken);
+            attempt.Written = await EventIngestWriter.ReadAsync(reader, write, cancellationToken);
+            return true;
         }
         catch (PostgresException ex)
         {
             // Rolled back (COMMIT had not run): out of date, or a failure the usual way reports as it always did.
             Interlocked.Increment(ref _memoryRefused);
-            AgentLinkLog.MemoryOutOfDate(logger, batch.Machine.Name, ex.SqlState);
+            AgentLinkLog.MemoryOutOfDate(logger, attempt.Pending.Batch.Machine.Name, ex.SqlState);
             return false;
         }
+        finally
+        {
+            // At once: a failed transaction holds the event-order lock until its ROLLBACK, and a batch may wait behind it.
+            await attempt.Transaction.DisposeAsync();
+        }
+    }
 
-        ChangeCommands.Accept(db);
-        var stored = prepared.Stored(written.Events, 0, written.ReceivedAt);
-        var versions = recalled.Sessions.ToDictionary(s => s.Entity.Id, s => s.Version);
-        memory.Remember(stored.Outcome.CommittedSeq, xid, tracked, versions);
-        db.ChangeTracker.Clear();
+    /// <summary>After the attempt's round trip committed: the stream's memory learns the commit, and the batch completes.</summary>
+    private void Finish(MemoryAttempt attempt)
+    {
+        ChangeCommands.Accept(attempt.Db);
+        var stored = attempt.Prepared.Stored(attempt.Written!.Events, 0, attempt.Written.ReceivedAt);
+        attempt.Commit.Commit(attempt.Xid);
+        attempt.Db.ChangeTracker.Clear();
         Interlocked.Increment(ref _fromMemory);
-        Completed([pending], [stored], head, time.GetElapsedTime(started));
-        return true;
+        Completed([attempt.Pending], [stored], attempt.Head, time.GetElapsedTime(attempt.Started));
     }
 
     private static NpgsqlBatchCommand Fence(InboundBatch batch, long committedSeq) => new(FenceCheck)
@@ -176,15 +236,21 @@ internal sealed partial class InboundProcessor
         },
     };
 
-    private static NpgsqlBatchCommand Versions(StreamMemory.Recalled recalled) => new(VersionsCheck)
+    private static NpgsqlBatchCommand Versions(StreamMemory.Recalled recalled, PendingCommit? before) => new(VersionsCheck)
     {
         Parameters =
         {
             new NpgsqlParameter<Guid[]> { TypedValue = [.. recalled.Sessions.Select(s => s.Entity.Id)] },
-            new NpgsqlParameter<uint[]> { TypedValue = [.. recalled.Sessions.Select(s => s.Version)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid },
+            new NpgsqlParameter<uint[]> { TypedValue = [.. recalled.Sessions.Select(Expected)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid },
             new NpgsqlParameter<Guid[]> { TypedValue = [.. recalled.Prompts.Select(p => p.Entity.Id)] },
-            new NpgsqlParameter<uint[]> { TypedValue = [.. recalled.Prompts.Select(p => p.Version)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid },
+            new NpgsqlParameter<uint[]> { TypedValue = [.. recalled.Prompts.Select(Expected)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid },
             new NpgsqlParameter<long> { TypedValue = recalled.Sessions.Count + recalled.Prompts.Count },
+            new NpgsqlParameter { Value = before?.Witness?.MachineId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid },
+            new NpgsqlParameter { Value = before?.Witness?.AgentEventId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid },
         },
     };
+
+    /// <summary>The row version a copy must still have; 0 (never a row's xmin) for that of a commit not returned yet.</summary>
+    private static uint Expected<T>(StreamMemory.Known<T> known) => known.TryResolve(out var version) ? version : 0;
+
 }

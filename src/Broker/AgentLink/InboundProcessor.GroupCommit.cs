@@ -80,13 +80,14 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
     {
         var reader = _pending.Reader;
         var group = new List<PendingBatch>(MaxGroupBatches);
+        PendingBatch? carried = null;
         try
         {
-            while (await reader.WaitToReadAsync(_disposing.Token))
+            while (carried is not null || await reader.WaitToReadAsync(_disposing.Token))
             {
                 group.Clear();
                 var messages = 0;
-                while (group.Count < MaxGroupBatches && messages < MaxGroupMessages && reader.TryRead(out var next))
+                while (group.Count < MaxGroupBatches && messages < MaxGroupMessages && (Take(ref carried, out var next) || reader.TryRead(out next)))
                 {
                     if (next.CancellationToken.IsCancellationRequested)
                     {
@@ -100,33 +101,19 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
 
                 if (group.Count > 0)
                 {
-                    group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id));
+                    // Two batches of one stream (the second submitted while the first committed) keep their order: After grows.
+                    group.Sort(static (a, b) => CompareAsPostgres(a.Batch.Machine.Id, b.Batch.Machine.Id) is var byMachine and not 0
+                        ? byMachine
+                        : a.Batch.After.CompareTo(b.Batch.After));
                     try
                     {
-                        if (group.Count == 1 && await TryCommitFromMemoryAsync(group[0], _disposing.Token))
+                        if (group.Count == 1 && await StartFromMemoryAsync(group[0], _disposing.Token) is { } first)
                         {
+                            carried = await PipelineAsync(first, reader, _disposing.Token);
                             continue;
                         }
 
-                        if (group.Count > 1)
-                        {
-                            // Only a batch alone in its transaction knows the row versions it leaves (no savepoint).
-                            foreach (var pending in group)
-                            {
-                                pending.Batch.Memory?.Forget();
-                            }
-                        }
-
-                        if (!CanShareOneRoundTrip(group) || !await TryCommitInOneRoundTripAsync(group, _disposing.Token))
-                        {
-                            // Not hook events alone, or rolled back: batch by batch, each in its savepoint (those the
-                            // attempt refused at their fence are already completed).
-                            group.RemoveAll(static p => p.Completion.Task.IsCompleted);
-                            if (group.Count > 0)
-                            {
-                                await CommitGroupAsync(group, _disposing.Token);
-                            }
-                        }
+                        await CommitUsualAsync(group, _disposing.Token);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !_disposing.IsCancellationRequested)
                     {
@@ -146,9 +133,41 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
         }
         finally
         {
+            carried?.Completion.TrySetCanceled();
             while (reader.TryRead(out var left))
             {
                 left.Completion.TrySetCanceled();
+            }
+        }
+    }
+
+    private static bool Take(ref PendingBatch? carried, out PendingBatch next)
+    {
+        next = carried!;
+        carried = null;
+        return next is not null;
+    }
+
+    /// <summary>A group stored without its streams' memory: hook events alone in one round trip when they can, else batch by batch.</summary>
+    private async Task CommitUsualAsync(List<PendingBatch> group, CancellationToken cancellationToken)
+    {
+        if (group.Count > 1)
+        {
+            // Only a batch alone in its transaction knows the row versions it leaves (no savepoint).
+            foreach (var pending in group)
+            {
+                pending.Batch.Memory?.Forget();
+            }
+        }
+
+        if (!CanShareOneRoundTrip(group) || !await TryCommitInOneRoundTripAsync(group, cancellationToken))
+        {
+            // Not hook events alone, or rolled back: batch by batch, each in its savepoint (those the attempt refused
+            // at their fence are already completed).
+            group.RemoveAll(static p => p.Completion.Task.IsCompleted);
+            if (group.Count > 0)
+            {
+                await CommitGroupAsync(group, cancellationToken);
             }
         }
     }

@@ -88,7 +88,7 @@ internal sealed partial class InboundProcessor
                 {
                     position = Admit(group[i].Batch, fences);
                 }
-                catch (Exception ex) when (ex is ConnectionReplacedException or MachineRevokedException)
+                catch (Exception ex) when (ex is ConnectionReplacedException or MachineRevokedException or PredecessorNotStoredException)
                 {
                     group[i].Completion.TrySetException(ex); // refused before it did anything
                     continue;

@@ -28,7 +28,18 @@ internal sealed class ConnectionReplacedException() : Exception("A newer stream 
 /// <summary>The stream's machine was revoked: it must not commit or ack, and the stream ends.</summary>
 internal sealed class MachineRevokedException() : Exception("The machine was revoked.");
 
-/// <summary>One stream's batch: what it read from its agent since its last batch, and its ack of broker messages.</summary>
+/// <summary>
+/// A batch submitted while the stream's previous batch was committing found that batch not stored: nothing of it was
+/// stored either (the cumulative ack must never cover a gap), and its stream stores it again once the previous one is.
+/// </summary>
+internal sealed class PredecessorNotStoredException(long position, long after)
+    : Exception($"The machine's position is {position}; the stream's earlier messages up to {after} were not stored.");
+
+/// <summary>
+/// One stream's batch: what it read from its agent since its last batch, and its ack of broker messages.
+/// <paramref name="After"/>: the highest seq of the stream's batches submitted before it, which may still be committing;
+/// it is stored only once the machine's position has reached it.
+/// </summary>
 internal sealed record InboundBatch(
     MachineIdentity Machine,
     Guid ConnectionId,
@@ -36,7 +47,8 @@ internal sealed record InboundBatch(
     IReadOnlyList<InboundItem> Items,
     long? AckedBrokerSeq,
     string? RejectAll,
-    StreamMemory? Memory = null);
+    StreamMemory? Memory = null,
+    long After = 0);
 
 /// <summary>
 /// Stores agents' batches of sequenced messages: per batch, the machine's row lock (fencing out an older stream), every
@@ -75,6 +87,7 @@ internal sealed partial class InboundProcessor(
     /// <param name="items">Sequenced messages in seq order (retransmissions at or below the committed position are skipped).</param>
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
+    /// <param name="after">The highest seq the stream submitted before these (see <see cref="InboundBatch.After"/>).</param>
     /// <param name="cancellationToken">Stops waiting for the batch: it is then never acked (it may still commit, and the
     /// agent's retransmission is deduplicated by seq).</param>
     public Task<BatchOutcome> ProcessAsync(
@@ -85,9 +98,10 @@ internal sealed partial class InboundProcessor(
         IReadOnlyList<InboundItem> items,
         long? ackedBrokerSeq,
         string? rejectAll,
+        long after,
         CancellationToken cancellationToken)
     {
-        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll, memory);
+        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll, memory, after);
         return items.Count == 0 ? ProcessAloneAsync(batch, cancellationToken) : SubmitAsync(batch, cancellationToken);
     }
 
@@ -180,8 +194,8 @@ internal sealed partial class InboundProcessor(
     }
 
     /// <summary>
-    /// The batch's fence: its stream must still own the machine, and the machine must not be revoked. Returns the
-    /// machine's committed inbound position.
+    /// The batch's fence: its stream must still own the machine, the machine must not be revoked, and the stream's
+    /// earlier batches must be stored (<see cref="InboundBatch.After"/>). Returns the machine's committed inbound position.
     /// </summary>
     /// <remarks>
     /// Read once per transaction, before the batch's work, and still true when it commits: the row stays locked until
@@ -200,6 +214,12 @@ internal sealed partial class InboundProcessor(
         {
             // Revoked (perhaps through another replica, whose signal this one did not get): nothing more is stored.
             throw new MachineRevokedException();
+        }
+
+        if (fence.LastInboundSeq < batch.After)
+        {
+            // Its predecessor failed while this one waited: storing it would move the position past messages never stored.
+            throw new PredecessorNotStoredException(fence.LastInboundSeq, batch.After);
         }
 
         return fence.LastInboundSeq;
@@ -254,11 +274,12 @@ internal sealed partial class InboundProcessor(
     /// (a batch prepared from its stream's memory takes none).
     /// </summary>
     private async Task<PreparedBatch> PrepareAsync(
-        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, HashSet<Guid>? storedReplies, CancellationToken cancellationToken)
+        RelayDbContext db, InboundBatch batch, long committed, GroupPreload? preload, HashSet<Guid>? storedReplies, CancellationToken cancellationToken,
+        IReadOnlySet<object>? versionsChecked = null)
     {
         var machine = batch.Machine;
         using var activity = BrokerTelemetry.StartBatch(machine.Name, batch.Items);
-        var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow()) { DeferChanges = true };
+        var context = new IngestContext(db, machine, batch.Cache, time.GetUtcNow()) { DeferChanges = true, VersionsChecked = versionsChecked };
         preload?.Attach(context, batch);
         context.StoredReplies ??= storedReplies;
 

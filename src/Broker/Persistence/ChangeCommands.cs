@@ -37,9 +37,11 @@ internal static class ChangeCommands
     /// The context's pending changes as statements, or null when any of them needs EF's SaveChanges.
     /// <paramref name="generatedKeysUnread"/>: the caller never reads the keys the store generates for its inserts (an
     /// audit record, an outbox row), so such inserts are rendered without them and their entities are detached by
-    /// <see cref="Accept"/>.
+    /// <see cref="Accept"/>. <paramref name="versionsChecked"/>: entities whose row version the caller checks itself in
+    /// the same round trip, under a lock every other writer of their rows takes first; their updates name the key alone
+    /// (the version they were read with may not be known yet: InboundProcessor.Pipeline.cs).
     /// </summary>
-    public static List<NpgsqlBatchCommand>? TryRender(DbContext db, bool generatedKeysUnread = false)
+    public static List<NpgsqlBatchCommand>? TryRender(DbContext db, bool generatedKeysUnread = false, IReadOnlySet<object>? versionsChecked = null)
     {
         db.ChangeTracker.DetectChanges();
         var entries = db.ChangeTracker.Entries().Where(e => e.State is EntityState.Added or EntityState.Modified).ToList();
@@ -58,7 +60,9 @@ internal static class ChangeCommands
             }
 
             var store = StoreObjectIdentifier.Table(table, entry.Metadata.GetSchema());
-            var command = entry.State == EntityState.Added ? Insert(entry, table, store, generatedKeysUnread) : Update(entry, table, store);
+            var command = entry.State == EntityState.Added
+                ? Insert(entry, table, store, generatedKeysUnread)
+                : Update(entry, table, store, versionsChecked?.Contains(entry.Entity) != true);
             if (command is null)
             {
                 return null;
@@ -147,7 +151,7 @@ internal static class ChangeCommands
         return command;
     }
 
-    private static NpgsqlBatchCommand? Update(EntityEntry entry, string table, StoreObjectIdentifier store)
+    private static NpgsqlBatchCommand? Update(EntityEntry entry, string table, StoreObjectIdentifier store, bool checkToken)
     {
         var command = new NpgsqlBatchCommand();
         var set = new StringBuilder();
@@ -169,7 +173,7 @@ internal static class ChangeCommands
         }
 
         var where = new StringBuilder();
-        foreach (var property in entry.Metadata.GetProperties().Where(p => p.IsPrimaryKey() || p.IsConcurrencyToken))
+        foreach (var property in entry.Metadata.GetProperties().Where(p => p.IsPrimaryKey() || (checkToken && p.IsConcurrencyToken)))
         {
             where.Append(where.Length == 0 ? string.Empty : " AND ").Append('"').Append(property.GetColumnName(store)).Append("\" = ")
                 .Append(Parameter(command, property, entry.Property(property.Name).OriginalValue));

@@ -46,6 +46,12 @@ internal sealed class IngestContext(RelayDbContext db, MachineIdentity machine, 
     /// </summary>
     public bool DeferChanges { get; init; }
 
+    /// <summary>
+    /// Entities whose row version the caller checks itself in the round trip that sends <see cref="Changes"/>
+    /// (ChangeCommands.TryRender's versionsChecked).
+    /// </summary>
+    public IReadOnlySet<object>? VersionsChecked { get; init; }
+
     /// <summary>The batch's inserts and updates, not yet sent, when <see cref="DeferChanges"/> was honoured; else null.</summary>
     public List<Npgsql.NpgsqlBatchCommand>? Changes { get; set; }
 

@@ -83,7 +83,7 @@ internal sealed partial class SessionReconciler
         // The caller may send the changes in its next round trip instead of a SaveChanges of their own (see
         // IngestContext.Changes). Only the lineage is read below, and segments are saved as soon as they are added.
         if (!context.DeferChanges || context.Db.ChangeTracker.Entries<Relay.Broker.Persistence.Entities.SessionSegment>().Any(e => e.State != EntityState.Unchanged)
-            || ChangeCommands.TryRender(context.Db) is not { } changes)
+            || ChangeCommands.TryRender(context.Db, versionsChecked: context.VersionsChecked) is not { } changes)
         {
             await context.Db.SaveChangesAsync(cancellationToken);
         }

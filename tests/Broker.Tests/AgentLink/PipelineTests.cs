@@ -1,0 +1,212 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Relay.Broker.AgentLink;
+using Relay.Broker.Persistence.Ingest;
+using Relay.Broker.Tests.Infrastructure;
+using Relay.Broker.Tests.Queries;
+using Relay.Protocol.V1;
+using static Relay.Broker.Tests.AgentLink.AgentMessages;
+using Db = Relay.Broker.Persistence.Entities;
+using EventKind = Relay.Broker.Persistence.Entities.EventKind;
+
+namespace Relay.Broker.Tests.AgentLink;
+
+/// <summary>
+/// A stream's next batch is submitted while its batch before commits, and, when both can be stored from memory, sent
+/// behind it, waiting in PostgreSQL for the event-order lock (InboundProcessor.Pipeline.cs). The tests hold that lock in
+/// a transaction of their own, so both batches are provably in flight at once, then let it go.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PipelineTests(PostgresFixture postgres)
+{
+    private const int MaxProbes = 2_000;
+
+    [Fact]
+    public async Task ReceiptThenReply_ReplyArrivesWhileTheReceiptCommits_SentBehindItAndBothCommitInOrder()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await PromptOnTheStreamAsync(timeout.Token);
+        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+
+        var receiptSeq = await run.Agent.SendAsync(run.Receipt(), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
+        var replySeq = await run.Agent.SendAsync(run.Reply(), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 2, timeout.Token);
+
+        run.Processor.BatchesPipelined.Should().Be(1, "the reply was prepared from what the receipt leaves and sent behind it");
+        await holder.DisposeAsync(); // rolls back: the lock goes to the receipt, then to the reply
+        await run.Agent.WaitForAckAsync(replySeq, timeout.Token);
+
+        run.Processor.MemoryRefused.Should().Be(0, "the reply's checks found the prompt as the receipt committed it");
+        run.Processor.BatchesFromMemory.Should().Be(run.FromMemoryBefore + 2);
+        await using var db = run.Env.Database.CreateContext();
+        var prompt = await db.Prompts.AsNoTracking().SingleAsync(p => p.Id == run.PromptId, timeout.Token);
+        prompt.Status.Should().Be(Db.PromptStatus.Replied);
+        prompt.DeliveredAt.Should().NotBeNull("the receipt's change is kept by the reply's, which did not know its row version");
+        await ReceiptLoggedBeforeReplyAsync(run, receiptSeq, replySeq, timeout.Token);
+    }
+
+    [Fact]
+    public async Task ReceiptThenReply_ReceiptOutOfDateWhileBothWait_ReplyRefusedTooAndBothStoredTheUsualWayInOrder()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await PromptOnTheStreamAsync(timeout.Token);
+        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+        // Another replica renames the session in the transaction that holds the lock: the receipt's copy is out of date.
+        await using (var rename = new NpgsqlCommand("UPDATE sessions SET name = 'renamed-elsewhere' WHERE id = $1", holder.Connection, holder.Transaction))
+        {
+            rename.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.SessionId });
+            (await rename.ExecuteNonQueryAsync(timeout.Token)).Should().Be(1);
+        }
+
+        var receiptSeq = await run.Agent.SendAsync(run.Receipt(), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
+        var replySeq = await run.Agent.SendAsync(run.Reply(), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 2, timeout.Token);
+        run.Processor.BatchesPipelined.Should().Be(1);
+        await holder.Transaction.CommitAsync(timeout.Token);
+        await holder.DisposeAsync();
+        await run.Agent.WaitForAckAsync(replySeq, timeout.Token);
+
+        run.Processor.MemoryRefused.Should().Be(2, "the receipt found the session changed, and the reply found the receipt not committed");
+        run.Processor.BatchesFromMemory.Should().Be(run.FromMemoryBefore);
+        await using var db = run.Env.Database.CreateContext();
+        var prompt = await db.Prompts.AsNoTracking().SingleAsync(p => p.Id == run.PromptId, timeout.Token);
+        prompt.Status.Should().Be(Db.PromptStatus.Replied);
+        prompt.DeliveredAt.Should().NotBeNull();
+        (await db.Sessions.AsNoTracking().SingleAsync(s => s.Id == run.SessionId, timeout.Token)).Name.Should().Be("renamed-elsewhere");
+        await ReceiptLoggedBeforeReplyAsync(run, receiptSeq, replySeq, timeout.Token);
+    }
+
+    [Fact]
+    public async Task Hooks_FirstBreaksADatabaseRuleWhileTheNextWaits_NextRefusedThenStoredAfterTheFirstIsRefusedAlone()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await PromptOnTheStreamAsync(timeout.Token);
+        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+
+        // PostgreSQL's text cannot hold NUL: only the database finds out, and the stream stores the message as refused.
+        var broken = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse", f => f.ToolName = "Bash\0"), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
+        var next = await run.Agent.SendAsync(Hook(run.Evidence, "PostToolUse", f => f.ToolName = "Bash"), timeout.Token);
+        await NextBatchBehindAsync(run.Env, run.Processor, timeout.Token);
+        await holder.DisposeAsync();
+        await run.Agent.WaitForAckAsync(next, timeout.Token);
+
+        var events = await AgentLinkHarness.EventsOfAsync(run.Env.Database, run.Agent.MachineId, timeout.Token);
+        events.Where(e => e.AgentSeq == (long)broken).Should().ContainSingle().Which.Kind.Should().Be(EventKind.MessageRejected);
+        events.Where(e => e.AgentSeq == (long)next).Should().ContainSingle().Which.HookEventName.Should().Be("PostToolUse",
+            "the batch behind the refused one was stored once, after it");
+        (await run.Env.Database.ScalarAsync<long>($"SELECT last_inbound_seq FROM agent_link_state WHERE machine_id = '{run.Agent.MachineId}'", timeout.Token))
+            .Should().Be((long)next);
+        run.Agent.Ended.IsCompleted.Should().BeFalse("a message the database refuses is refused alone; the stream goes on");
+    }
+
+    /// <summary>The log holds the receipt's entries, then the reply's, each once: the order the agent sent them.</summary>
+    private static async Task ReceiptLoggedBeforeReplyAsync(PromptRun run, ulong receiptSeq, ulong replySeq, CancellationToken cancellationToken)
+    {
+        var events = await AgentLinkHarness.EventsOfAsync(run.Env.Database, run.Agent.MachineId, cancellationToken);
+        var receipt = events.Where(e => e.AgentSeq == (long)receiptSeq).ToList();
+        var reply = events.Where(e => e.AgentSeq == (long)replySeq).ToList();
+        receipt.Should().NotBeEmpty();
+        reply.Should().ContainSingle(e => e.Kind == EventKind.Reply);
+        reply.Min(e => e.Id).Should().BeGreaterThan(receipt.Max(e => e.Id));
+    }
+
+    /// <summary>
+    /// A broker, an agent with a session whose hooks the stream remembers, and a prompt SendPrompt put on the stream (so
+    /// its receipt, and then its reply, can be stored from memory).
+    /// </summary>
+    private async Task<PromptRun> PromptOnTheStreamAsync(CancellationToken cancellationToken)
+    {
+        var env = await SteeringEnv.StartAsync<PipelineTests>(postgres, cancellationToken: cancellationToken);
+        var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: cancellationToken);
+        await agent.ConnectAsync(env.Broker, cancellationToken);
+        var claudeId = Guid.NewGuid();
+        var evidence = Evidence(claudeId, pid: 81);
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(evidence, SessionStartSource.Startup));
+        await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, Hook(evidence, "PostToolUse"));
+        var sent = await env.Operator.SendPromptAsync(
+            new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "pipeline me" },
+            SteeringEnv.Call(cancellationToken)).ResponseAsync;
+        await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, cancellationToken);
+        var processor = env.Broker.Services.GetRequiredService<InboundProcessor>();
+        var sessionId = Guid.Parse(sent.Prompt.SessionId);
+        return new PromptRun(env, agent, evidence, sessionId, Guid.Parse(sent.Prompt.PromptId), processor, processor.BatchesFromMemory);
+    }
+
+    /// <summary>A transaction of the test's holding the event-order lock, as a long batch of another stream does.</summary>
+    private static async Task<LockHolder> HoldEventOrderLockAsync(SteeringEnv env, CancellationToken cancellationToken)
+    {
+        var connection = await env.Database.DataSource.OpenConnectionAsync(cancellationToken);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
+        take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey });
+        await take.ExecuteNonQueryAsync(cancellationToken);
+        return new LockHolder(connection, transaction);
+    }
+
+    /// <summary>Returns once <paramref name="count"/> transactions of the stream's machine wait for the event-order lock.</summary>
+    private static async Task WaitersOnTheLockAsync(SteeringEnv env, int count, CancellationToken cancellationToken)
+    {
+        long waiting = 0;
+        for (var probe = 0; probe < MaxProbes && waiting != count; probe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            waiting = await WaitingAsync(env);
+        }
+
+        waiting.Should().Be(count, "that many batches wait for the event-order lock");
+    }
+
+    /// <summary>Returns once the next batch is sent behind the one on the lock, or queued behind it in the processor.</summary>
+    private static async Task NextBatchBehindAsync(SteeringEnv env, InboundProcessor processor, CancellationToken cancellationToken)
+    {
+        for (var probe = 0; probe < MaxProbes; probe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (processor.PendingBatches == 1 || await WaitingAsync(env) == 2)
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException("The next batch never reached the processor.");
+    }
+
+    private static Task<long> WaitingAsync(SteeringEnv env) => SteeringSeed.ScalarAsync(env.Database, """
+        SELECT count(*) FROM pg_locks w
+        WHERE w.locktype = 'advisory' AND NOT w.granted AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """);
+
+    private sealed record LockHolder(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+    }
+
+    private sealed record PromptRun(
+        SteeringEnv Env, SimulatedAgent Agent, SessionEvidence Evidence, Guid SessionId, Guid PromptId, InboundProcessor Processor, long FromMemoryBefore)
+        : IAsyncDisposable
+    {
+        public AgentMessage Receipt() => new()
+        {
+            PromptReceipt = new PromptReceipt { PromptId = PromptId.ToString("D"), Status = PromptStatus.Delivered, DeliveryPath = DeliveryPath.Channel, Session = Evidence },
+        };
+
+        public AgentMessage Reply() => new()
+        {
+            Reply = new SessionReply { ReplyId = Guid.NewGuid().ToString("D"), InReplyTo = PromptId.ToString("D"), Text = "done", Session = Evidence, Source = ReplySource.ReplyTool },
+        };
+
+        public async ValueTask DisposeAsync()
+        {
+            await Agent.DisposeAsync();
+            await Env.DisposeAsync();
+        }
+    }
+}
