@@ -143,17 +143,20 @@ internal sealed partial class AgentConnection
         or AgentMessage.BodyOneofCase.ToolCall or AgentMessage.BodyOneofCase.Notice or AgentMessage.BodyOneofCase.None);
 
     /// <summary>
-    /// Inbound queue → batches: each batch is one transaction, acked after it commits, in the order read. While one
-    /// commits, what arrives is submitted behind it (at most one more), so the commit loop has it the moment the first
-    /// commit returns, without waiting for this stream to take that outcome first: a prompt's reply usually arrives while
-    /// its receipt commits (docs/benchmarks.md). The second is stored only once the machine's position has reached the
-    /// first's messages (<see cref="InboundBatch.After"/>), so a first that fails never lets the second through.
+    /// Inbound queue → batches: each batch is one transaction, acked after it commits, in the order read. A batch is
+    /// handed to the commit loop as soon as it has a message, and what arrives before the loop takes it joins it; while it
+    /// commits, the next one is handed over the same way (at most two). So the loop has the next batch the moment the
+    /// first commit returns, without waiting for this stream to take that outcome first (a prompt's reply usually arrives
+    /// while its receipt commits: docs/benchmarks.md), and a busy stream's batches still take everything that arrived
+    /// meanwhile. The second is stored only once the machine's position has reached the first's messages
+    /// (<see cref="InboundBatch.After"/>), so a first that fails never lets the second through.
     /// </summary>
     private async Task ProcessAsync()
     {
         var reader = _inbound.Reader;
         var token = _stop.Token;
         Submitted? committing = null;
+        Submitted? queued = null;
         try
         {
             long? carried = null;
@@ -165,7 +168,7 @@ internal sealed partial class AgentConnection
                     if (!await MoreBeforeAsync(reader, committing.Outcome, token))
                     {
                         await TakeAsync(committing, token);
-                        committing = null;
+                        (committing, queued) = (queued, null);
                         continue;
                     }
                 }
@@ -205,6 +208,13 @@ internal sealed partial class AgentConnection
                     }
                 }
 
+                if (batch.Count > 0 && (queued ?? committing)?.Seal.TryAppend(batch, _services.Options.MaxBatchMessages) == true)
+                {
+                    // The commit loop has not taken the last batch yet: these join it.
+                    _submittedSeq = (long)batch[^1].Message.Seq;
+                    batch.Clear();
+                }
+
                 if (batch.Count == 0 && ack is null)
                 {
                     continue;
@@ -212,13 +222,21 @@ internal sealed partial class AgentConnection
 
                 if (batch.Count > 0)
                 {
-                    var next = Submit(batch, ack, token);
-                    if (committing is not null)
+                    if (committing is null)
                     {
+                        committing = Submit(batch, ack, token);
+                    }
+                    else if (queued is null)
+                    {
+                        queued = Submit(batch, ack, token);
+                    }
+                    else
+                    {
+                        // Two handed over already: the first must return before a third goes.
                         await TakeAsync(committing, token);
+                        (committing, queued) = (queued, Submit(batch, ack, token));
                     }
 
-                    committing = next;
                     continue;
                 }
 
@@ -232,7 +250,7 @@ internal sealed partial class AgentConnection
 
                 if (committing is not null)
                 {
-                    // Taken by the next batch, or stored alone (below) once the one committing returned.
+                    // Taken by the next batch, or stored alone (below) once the ones handed over returned.
                     carried = ack;
                     continue;
                 }
@@ -272,8 +290,11 @@ internal sealed partial class AgentConnection
         finally
         {
             // A batch left in flight when the stream ended is never acked (the agent resends it); its failure is moot.
-            _ = committing?.Outcome.ContinueWith(static t => t.Exception, CancellationToken.None,
-                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            foreach (var left in new[] { committing, queued })
+            {
+                _ = left?.Outcome.ContinueWith(static t => t.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
     }
 
@@ -282,7 +303,8 @@ internal sealed partial class AgentConnection
     {
         var after = _submittedSeq;
         _submittedSeq = Math.Max(after, (long)batch[^1].Message.Seq); // seqs only grow on a stream (Check)
-        return new Submitted(batch, ack, after, StoreAsync(batch, ack, after, token));
+        var seal = new BatchSeal(batch);
+        return new Submitted(batch, ack, after, seal, StoreAsync(batch, ack, after, token, seal));
     }
 
     /// <summary>Waits for <paramref name="submitted"/> to commit and acts on it.</summary>
@@ -387,11 +409,11 @@ internal sealed partial class AgentConnection
     /// Stores a batch. A batch that breaks a database rule (a bad value the checks missed) is stored again message by
     /// message, so one bad message is refused alone instead of stalling the stream behind it forever.
     /// </summary>
-    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, long after, CancellationToken token)
+    private async Task<BatchOutcome> StoreAsync(List<InboundItem> batch, long? ack, long after, CancellationToken token, BatchSeal? seal = null)
     {
         try
         {
-            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, rejectAll: null, after, token);
+            return await _services.Inbound.ProcessAsync(Machine, Id, _cache, _memory, batch, ack, rejectAll: null, after, token, seal);
         }
         catch (Exception ex) when (DataError(ex) is { } error && !token.IsCancellationRequested)
         {
@@ -466,7 +488,7 @@ internal sealed partial class AgentConnection
     }
 
     /// <summary>A batch handed to the processor, not yet taken: <paramref name="After"/> as it was submitted with.</summary>
-    private sealed record Submitted(List<InboundItem> Batch, long? Ack, long After, Task<BatchOutcome> Outcome);
+    private sealed record Submitted(List<InboundItem> Batch, long? Ack, long After, BatchSeal Seal, Task<BatchOutcome> Outcome);
 
     private static BrokerMessage ToolError(string requestId, ErrorCode code, string message) => new()
     {

@@ -87,7 +87,7 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
             {
                 group.Clear();
                 var messages = 0;
-                while (group.Count < MaxGroupBatches && messages < MaxGroupMessages && (Take(ref carried, out var next) || reader.TryRead(out next)))
+                while (group.Count < MaxGroupBatches && messages < MaxGroupMessages && (Take(ref carried, out var next) || TryTake(reader, out next)))
                 {
                     if (next.CancellationToken.IsCancellationRequested)
                     {
@@ -139,6 +139,18 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 left.Completion.TrySetCanceled();
             }
         }
+    }
+
+    /// <summary>Takes the next batch from the queue: its stream can no longer add to it.</summary>
+    private static bool TryTake(ChannelReader<PendingBatch> reader, out PendingBatch next)
+    {
+        if (!reader.TryRead(out next!))
+        {
+            return false;
+        }
+
+        next.Batch.Seal?.Close();
+        return true;
     }
 
     private static bool Take(ref PendingBatch? carried, out PendingBatch next)

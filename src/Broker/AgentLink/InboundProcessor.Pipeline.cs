@@ -46,7 +46,7 @@ internal sealed partial class InboundProcessor
             }
 
             // Only a batch alone: batches that arrived together go together, in a group after this one.
-            if (!first.RoundTrip.IsCompleted && reader.Count == 1 && reader.TryRead(out var taken))
+            if (!first.RoundTrip.IsCompleted && reader.Count == 1 && TryTake(reader, out var taken))
             {
                 if (taken.CancellationToken.IsCancellationRequested)
                 {

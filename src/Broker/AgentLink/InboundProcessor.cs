@@ -38,7 +38,8 @@ internal sealed class PredecessorNotStoredException(long position, long after)
 /// <summary>
 /// One stream's batch: what it read from its agent since its last batch, and its ack of broker messages.
 /// <paramref name="After"/>: the highest seq of the stream's batches submitted before it, which may still be committing;
-/// it is stored only once the machine's position has reached it.
+/// it is stored only once the machine's position has reached it. <paramref name="Seal"/>: set while its stream may still
+/// add to <paramref name="Items"/>; the commit loop closes it before it reads them.
 /// </summary>
 internal sealed record InboundBatch(
     MachineIdentity Machine,
@@ -48,7 +49,8 @@ internal sealed record InboundBatch(
     long? AckedBrokerSeq,
     string? RejectAll,
     StreamMemory? Memory = null,
-    long After = 0);
+    long After = 0,
+    BatchSeal? Seal = null);
 
 /// <summary>
 /// Stores agents' batches of sequenced messages: per batch, the machine's row lock (fencing out an older stream), every
@@ -88,6 +90,7 @@ internal sealed partial class InboundProcessor(
     /// <param name="ackedBrokerSeq">The agent's cumulative ack of broker messages, when it sent one.</param>
     /// <param name="rejectAll">Set when the messages broke the database on their own: store them as rejected.</param>
     /// <param name="after">The highest seq the stream submitted before these (see <see cref="InboundBatch.After"/>).</param>
+    /// <param name="seal">Set when the stream may add to <paramref name="items"/> until the commit loop takes them.</param>
     /// <param name="cancellationToken">Stops waiting for the batch: it is then never acked (it may still commit, and the
     /// agent's retransmission is deduplicated by seq).</param>
     public Task<BatchOutcome> ProcessAsync(
@@ -99,9 +102,10 @@ internal sealed partial class InboundProcessor(
         long? ackedBrokerSeq,
         string? rejectAll,
         long after,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        BatchSeal? seal = null)
     {
-        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll, memory, after);
+        var batch = new InboundBatch(machine, connectionId, cache, items, ackedBrokerSeq, rejectAll, memory, after, seal);
         return items.Count == 0 ? ProcessAloneAsync(batch, cancellationToken) : SubmitAsync(batch, cancellationToken);
     }
 
