@@ -13,9 +13,13 @@ internal sealed partial class AgentConnection
     private readonly SemaphoreSlim _toolCalls = new(MaxToolCallsInFlight, MaxToolCallsInFlight);
     private long _committedSeq;
     private long _submittedSeq;
+    private long _handedOver;
     private long _lastReadSeq;
     private int _unackedInbound;
     private long _lastHeardTicks;
+
+    /// <summary>Sequenced messages this stream handed to the commit loop, in a batch of their own or joining one (for tests).</summary>
+    internal long MessagesHandedOver => Interlocked.Read(ref _handedOver);
 
     private DateTimeOffset LastHeard
     {
@@ -212,6 +216,7 @@ internal sealed partial class AgentConnection
                 {
                     // The commit loop has not taken the last batch yet: these join it.
                     _submittedSeq = (long)batch[^1].Message.Seq;
+                    Interlocked.Add(ref _handedOver, batch.Count);
                     batch.Clear();
                 }
 
@@ -304,6 +309,7 @@ internal sealed partial class AgentConnection
         var after = _submittedSeq;
         _submittedSeq = Math.Max(after, (long)batch[^1].Message.Seq); // seqs only grow on a stream (Check)
         var seal = new BatchSeal(batch);
+        Interlocked.Add(ref _handedOver, batch.Count);
         return new Submitted(batch, ack, after, seal, StoreAsync(batch, ack, after, token, seal));
     }
 

@@ -103,6 +103,62 @@ public sealed class PipelineTests(PostgresFixture postgres)
         run.Agent.Ended.IsCompleted.Should().BeFalse("a message the database refuses is refused alone; the stream goes on");
     }
 
+    [Fact]
+    public async Task Hooks_ArriveWhileTheBatchBeforeThemWaits_JoinOneBatchBehindIt()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await PromptOnTheStreamAsync(timeout.Token);
+        var connection = run.Env.Broker.Services.GetRequiredService<AgentConnectionRegistry>().Find(run.Agent.MachineId)!;
+        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+
+        // A status change needs a lookup memory does not hold: its group waits for the lock, and the commit loop with it.
+        var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
+        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
+        var handedOver = connection.MessagesHandedOver;
+        var pre = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse"), timeout.Token);
+        await HandedOverAsync(run.Env, connection, handedOver + 1, timeout.Token);
+        var post = await run.Agent.SendAsync(Hook(run.Evidence, "PostToolUse"), timeout.Token);
+        await HandedOverAsync(run.Env, connection, handedOver + 2, timeout.Token);
+
+        run.Processor.PendingBatches.Should().Be(1, "the second hook joined the batch the loop had not taken yet");
+        await holder.DisposeAsync();
+        await run.Agent.WaitForAckAsync(post, timeout.Token);
+
+        var versions = await TransactionsOfAsync(run, [stop, pre, post], timeout.Token);
+        versions[pre].Should().Be(versions[post], "they were stored as one batch");
+        versions[stop].Should().NotBe(versions[pre]);
+    }
+
+    /// <summary>Returns once <paramref name="connection"/> handed <paramref name="count"/> messages to the commit loop in all.</summary>
+    private static async Task HandedOverAsync(SteeringEnv env, AgentConnection connection, long count, CancellationToken cancellationToken)
+    {
+        for (var probe = 0; probe < MaxProbes && connection.MessagesHandedOver < count; probe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await WaitingAsync(env); // a round trip's worth of time per probe
+        }
+
+        connection.MessagesHandedOver.Should().Be(count, "the stream read the message and handed it over");
+    }
+
+    /// <summary>The transaction (xmin) that stored each seq's event row.</summary>
+    private static async Task<Dictionary<ulong, uint>> TransactionsOfAsync(PromptRun run, ulong[] seqs, CancellationToken cancellationToken)
+    {
+        await using var connection = await run.Env.Database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT agent_seq, xmin FROM events WHERE machine_id = $1 AND agent_seq = ANY($2)", connection)
+        {
+            Parameters = { new NpgsqlParameter<Guid> { TypedValue = run.Agent.MachineId }, new NpgsqlParameter<long[]> { TypedValue = [.. seqs.Select(s => (long)s)] } },
+        };
+        var versions = new Dictionary<ulong, uint>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            versions[(ulong)reader.GetInt64(0)] = reader.GetFieldValue<uint>(1);
+        }
+
+        return versions;
+    }
+
     /// <summary>The log holds the receipt's entries, then the reply's, each once: the order the agent sent them.</summary>
     private static async Task ReceiptLoggedBeforeReplyAsync(PromptRun run, ulong receiptSeq, ulong replySeq, CancellationToken cancellationToken)
     {
