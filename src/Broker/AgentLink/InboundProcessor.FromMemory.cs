@@ -154,10 +154,6 @@ internal sealed partial class InboundProcessor
                 return null; // its changes need a SaveChanges of their own, which would have read the database
             }
 
-            // What this batch leaves, for the stream's next one, which may be prepared while this one commits.
-            var commit = new PendingCommit(prepared.Context.Events is [var first, ..] ? (first.MachineId, first.AgentEventId) : null);
-            memory.Anticipate(prepared.Highest, commit, StreamMemory.CopiesTrackedBy(db), recalled);
-
             // Nothing is sent yet: BEGIN goes with the round trip.
             var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var commands = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
@@ -167,6 +163,9 @@ internal sealed partial class InboundProcessor
             commands.BatchCommands.Add(Versions(recalled, before.SingleOrDefault()));
             commands.BatchCommands.Add(StreamMemory.TransactionIdCommand());
             var write = EventIngestWriter.Add(commands, prepared.Context.Events, prepared.Positions, prepared.Alongside(), [TimelineWriter.Commit], time.GetUtcNow().ToUniversalTime());
+            // What this batch leaves, for the stream's next one, which may be prepared while this one commits.
+            var commit = new PendingCommit(prepared.Context.Events is [var first, ..] ? (first.MachineId, first.AgentEventId) : null);
+            memory.Anticipate(prepared.Highest, commit, StreamMemory.CopiesTrackedBy(db), recalled);
             var attempt = new MemoryAttempt(pending, db, transaction, commands, prepared, commit, started);
             attempt.RoundTrip = SendAsync(attempt, write, cancellationToken);
             sent = true;

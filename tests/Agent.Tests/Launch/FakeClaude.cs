@@ -114,7 +114,9 @@ internal sealed class FakeClaude
             """;
         return mode switch
         {
-            FakeClaudeMode.ExitAtOnce => header + "\necho 'fake claude: something is badly wrong' >&2\nexit 3\n",
+            // The pause before exiting: tmux can mark a pane dead before it has read what its child wrote last, and the
+            // output is then lost (seen once in many CI runs); a real Claude that fails at start-up takes longer than that.
+            FakeClaudeMode.ExitAtOnce => header + "\necho 'fake claude: something is badly wrong' >&2\nsleep 0.3\nexit 3\n",
             FakeClaudeMode.ApiKeyQuestion => header + "\nprintf '  Detected a custom API key in your environment\\n\\n  Do you want to use this API key?\\n\\n    Yes\\n  > No (recommended)\\n'\nexec sleep 600\n",
             FakeClaudeMode.Silent => header + "\nexec sleep 600\n",
             FakeClaudeMode.Dialog => header + "\ntrap 'echo term >> \"$REC/events\"; exit 143' TERM\n" + dialog + "\n" + waitForEnter + "\n" + loop.Replace("EXIT_ACTION", "echo exit >> \"$REC/events\"; exit 0", StringComparison.Ordinal),
