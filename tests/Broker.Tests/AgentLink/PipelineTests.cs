@@ -2,7 +2,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Relay.Broker.AgentLink;
-using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Tests.Infrastructure;
 using Relay.Broker.Tests.Queries;
 using Relay.Protocol.V1;
@@ -27,14 +26,10 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
-        var receiptSeq = await run.Agent.SendAsync(run.Receipt(), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
-        var replySeq = await run.Agent.SendAsync(run.Reply(), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 2, timeout.Token);
+        var (receiptSeq, replySeq) = await ReceiptAndReplyOnTheLockAsync(run, timeout.Token);
 
-        run.Processor.BatchesPipelined.Should().Be(1, "the reply was prepared from what the receipt leaves and sent behind it");
         await holder.DisposeAsync(); // rolls back: the lock goes to the receipt, then to the reply
         await run.Agent.WaitForAckAsync(replySeq, timeout.Token);
 
@@ -52,7 +47,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
         // Another replica renames the session in the transaction that holds the lock: the receipt's copy is out of date.
         await using (var rename = new NpgsqlCommand("UPDATE sessions SET name = 'renamed-elsewhere' WHERE id = $1", holder.Connection, holder.Transaction))
         {
@@ -60,11 +55,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
             (await rename.ExecuteNonQueryAsync(timeout.Token)).Should().Be(1);
         }
 
-        var receiptSeq = await run.Agent.SendAsync(run.Receipt(), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
-        var replySeq = await run.Agent.SendAsync(run.Reply(), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 2, timeout.Token);
-        run.Processor.BatchesPipelined.Should().Be(1);
+        var (receiptSeq, replySeq) = await ReceiptAndReplyOnTheLockAsync(run, timeout.Token);
         await holder.Transaction.CommitAsync(timeout.Token);
         await holder.DisposeAsync();
         await run.Agent.WaitForAckAsync(replySeq, timeout.Token);
@@ -84,7 +75,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // PostgreSQL's text cannot hold NUL: only the database finds out, and the stream stores the message as refused.
         var broken = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse", f => f.ToolName = "Bash\0"), timeout.Token);
@@ -109,7 +100,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
         var connection = run.Env.Broker.Services.GetRequiredService<AgentConnectionRegistry>().Find(run.Agent.MachineId)!;
-        var holder = await HoldEventOrderLockAsync(run.Env, timeout.Token);
+        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // A status change needs a lookup memory does not hold: its group waits for the lock, and the commit loop with it.
         var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
@@ -159,6 +150,20 @@ public sealed class PipelineTests(PostgresFixture postgres)
         return versions;
     }
 
+    /// <summary>
+    /// Sends the prompt's receipt, then its reply once the receipt waits for the lock; returns their seqs once the reply
+    /// was sent behind it and waits too.
+    /// </summary>
+    private static async Task<(ulong Receipt, ulong Reply)> ReceiptAndReplyOnTheLockAsync(PromptRun run, CancellationToken cancellationToken)
+    {
+        var receipt = await run.Agent.SendAsync(run.Receipt(), cancellationToken);
+        await WaitersOnTheLockAsync(run.Env, 1, cancellationToken);
+        var reply = await run.Agent.SendAsync(run.Reply(), cancellationToken);
+        await WaitersOnTheLockAsync(run.Env, 2, cancellationToken);
+        run.Processor.BatchesPipelined.Should().Be(1, "the reply was prepared from what the receipt leaves and sent behind it");
+        return (receipt, reply);
+    }
+
     /// <summary>The log holds the receipt's entries, then the reply's, each once: the order the agent sent them.</summary>
     private static async Task ReceiptLoggedBeforeReplyAsync(PromptRun run, ulong receiptSeq, ulong replySeq, CancellationToken cancellationToken)
     {
@@ -190,17 +195,6 @@ public sealed class PipelineTests(PostgresFixture postgres)
         var processor = env.Broker.Services.GetRequiredService<InboundProcessor>();
         var sessionId = Guid.Parse(sent.Prompt.SessionId);
         return new PromptRun(env, agent, evidence, sessionId, Guid.Parse(sent.Prompt.PromptId), processor, processor.BatchesFromMemory);
-    }
-
-    /// <summary>A transaction of the test's holding the event-order lock, as a long batch of another stream does.</summary>
-    private static async Task<LockHolder> HoldEventOrderLockAsync(SteeringEnv env, CancellationToken cancellationToken)
-    {
-        var connection = await env.Database.DataSource.OpenConnectionAsync(cancellationToken);
-        var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
-        take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey });
-        await take.ExecuteNonQueryAsync(cancellationToken);
-        return new LockHolder(connection, transaction);
     }
 
     /// <summary>Returns once <paramref name="count"/> transactions of the stream's machine wait for the event-order lock.</summary>
@@ -235,15 +229,6 @@ public sealed class PipelineTests(PostgresFixture postgres)
         SELECT count(*) FROM pg_locks w
         WHERE w.locktype = 'advisory' AND NOT w.granted AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         """);
-
-    private sealed record LockHolder(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await Transaction.DisposeAsync();
-            await Connection.DisposeAsync();
-        }
-    }
 
     private sealed record PromptRun(
         SteeringEnv Env, SimulatedAgent Agent, SessionEvidence Evidence, Guid SessionId, Guid PromptId, InboundProcessor Processor, long FromMemoryBefore)

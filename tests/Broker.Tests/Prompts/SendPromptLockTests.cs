@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Relay.Broker.Persistence.Ingest;
 using Relay.Broker.Tests.Access;
 using Relay.Broker.Tests.AgentLink;
 using Relay.Broker.Tests.Infrastructure;
@@ -108,11 +107,11 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
     /// Connects <paramref name="agent"/>, starts a session on it, takes the event-order lock in a transaction of the test's
     /// (dispose it) and sends the session a prompt; returns once that SendPrompt waits for the lock.
     /// </summary>
-    private static async Task<(LockHolder Holder, Task<SendPromptResponse> Sending, long Waiter)> SendWhileTheLockIsHeldAsync(
+    private static async Task<(EventOrderLockHolder Holder, Task<SendPromptResponse> Sending, long Waiter)> SendWhileTheLockIsHeldAsync(
         SteeringEnv env, SimulatedAgent agent, string text, CancellationToken cancellationToken)
     {
         var selector = await ConnectWithASessionAsync(env, agent, cancellationToken);
-        var holder = await HoldEventOrderLockAsync(env, cancellationToken);
+        var holder = await EventOrderLockHolder.TakeAsync(env.Database, cancellationToken);
         var sending = env.Operator.SendPromptAsync(new SendPromptRequest { Session = selector, Text = text }, SteeringEnv.Call(cancellationToken)).ResponseAsync;
         return (holder, sending, await WaiterOnTheLockAsync(env, cancellationToken));
     }
@@ -124,17 +123,6 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         var claudeId = Guid.NewGuid();
         await AgentLinkHarness.SendAndCommitAsync(agent, cancellationToken, SessionStart(Evidence(claudeId, pid: 4250), SessionStartSource.Startup));
         return new SessionSelector { ClaudeSessionId = claudeId.ToString() };
-    }
-
-    /// <summary>A transaction holding the event-order lock, as a long agent batch does.</summary>
-    private static async Task<LockHolder> HoldEventOrderLockAsync(SteeringEnv env, CancellationToken cancellationToken)
-    {
-        var connection = await env.Database.DataSource.OpenConnectionAsync(cancellationToken);
-        var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
-        take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = EventIngestWriter.EventOrderLockKey });
-        await take.ExecuteNonQueryAsync(cancellationToken);
-        return new LockHolder(connection, transaction);
     }
 
     /// <summary>The backend of the SendPrompt waiting for the event-order lock (it has stored its prompt), once there is one.</summary>
@@ -171,14 +159,5 @@ public sealed class SendPromptLockTests(PostgresFixture postgres)
         }
 
         return modes;
-    }
-
-    private sealed record LockHolder(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await Transaction.DisposeAsync();
-            await Connection.DisposeAsync();
-        }
     }
 }
