@@ -169,7 +169,7 @@ internal sealed partial class AgentConnection
             {
                 if (committing is not null)
                 {
-                    if (!await MoreBeforeAsync(reader, committing.Outcome, token))
+                    if (!await reader.ReadableBeforeAsync(committing.Outcome, token))
                     {
                         await TakeAsync(committing, token);
                         (committing, queued) = (queued, null);
@@ -329,24 +329,6 @@ internal sealed partial class AgentConnection
         }
 
         AfterCommit(submitted.Batch.Count, submitted.Ack, outcome);
-    }
-
-    /// <summary>Whether more arrives on the stream before <paramref name="committing"/> completes; false once it did, or the stream ended.</summary>
-    private static async Task<bool> MoreBeforeAsync(ChannelReader<InboundItem> reader, Task committing, CancellationToken token)
-    {
-        if (reader.Count > 0)
-        {
-            return true;
-        }
-
-        if (committing.IsCompleted)
-        {
-            return false;
-        }
-
-        // A wait left behind when the commit wins completes with the next message, like the loop's own next wait.
-        var more = reader.WaitToReadAsync(token).AsTask();
-        return await Task.WhenAny(committing, more) == more && await more;
     }
 
     private void AfterCommit(int sequenced, long? ack, BatchOutcome outcome)

@@ -39,14 +39,9 @@ internal sealed partial class InboundProcessor
         PendingBatch? next = null;
         try
         {
-            if (reader.Count == 0 && !first.RoundTrip.IsCompleted)
-            {
-                // A wait left behind when the round trip wins completes with the next batch, like the loop's own next wait.
-                await Task.WhenAny(first.RoundTrip, reader.WaitToReadAsync(cancellationToken).AsTask());
-            }
-
             // Only a batch alone: batches that arrived together go together, in a group after this one.
-            if (!first.RoundTrip.IsCompleted && reader.Count == 1 && TryTake(reader, out var taken))
+            if (await reader.ReadableBeforeAsync(first.RoundTrip, cancellationToken) && !first.RoundTrip.IsCompleted
+                && reader.Count == 1 && TryTake(reader, out var taken))
             {
                 if (taken.CancellationToken.IsCancellationRequested)
                 {
@@ -110,10 +105,11 @@ internal sealed partial class InboundProcessor
         }
         finally
         {
-            await first.DisposeAsync();
-            if (second is not null)
+            // Not while a round trip still reads from its connection (a failure above may leave one running).
+            foreach (var attempt in second is null ? [first] : new[] { first, second })
             {
-                await second.DisposeAsync();
+                await ((Task)attempt.RoundTrip).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await attempt.DisposeAsync();
             }
         }
     }

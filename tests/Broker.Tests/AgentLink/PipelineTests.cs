@@ -78,10 +78,11 @@ public sealed class PipelineTests(PostgresFixture postgres)
         var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // PostgreSQL's text cannot hold NUL: only the database finds out, and the stream stores the message as refused.
+        var before = run.Connection.MessagesHandedOver;
         var broken = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse", f => f.ToolName = "Bash\0"), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
+        await TakenByTheLoopAsync(run, before + 1, timeout.Token);
         var next = await run.Agent.SendAsync(Hook(run.Evidence, "PostToolUse", f => f.ToolName = "Bash"), timeout.Token);
-        await NextBatchBehindAsync(run.Env, run.Processor, timeout.Token);
+        await ProbeAsync(run, () => run.Processor.PendingBatches == 1 || run.Processor.BatchesPipelined == 1, "the next batch is queued or sent behind the first", timeout.Token);
         await holder.DisposeAsync();
         await run.Agent.WaitForAckAsync(next, timeout.Token);
 
@@ -99,17 +100,17 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var connection = run.Env.Broker.Services.GetRequiredService<AgentConnectionRegistry>().Find(run.Agent.MachineId)!;
+        var connection = run.Connection;
         var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // A status change needs a lookup memory does not hold: its group waits for the lock, and the commit loop with it.
         var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
-        await WaitersOnTheLockAsync(run.Env, 1, timeout.Token);
-        var handedOver = connection.MessagesHandedOver;
+        var handedOver = connection.MessagesHandedOver + 1;
+        await TakenByTheLoopAsync(run, handedOver, timeout.Token);
         var pre = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse"), timeout.Token);
-        await HandedOverAsync(run.Env, connection, handedOver + 1, timeout.Token);
+        await ProbeAsync(run, () => connection.MessagesHandedOver == handedOver + 1, "the stream handed the hook over", timeout.Token);
         var post = await run.Agent.SendAsync(Hook(run.Evidence, "PostToolUse"), timeout.Token);
-        await HandedOverAsync(run.Env, connection, handedOver + 2, timeout.Token);
+        await ProbeAsync(run, () => connection.MessagesHandedOver == handedOver + 2, "the stream handed the hook over", timeout.Token);
 
         run.Processor.PendingBatches.Should().Be(1, "the second hook joined the batch the loop had not taken yet");
         await holder.DisposeAsync();
@@ -118,18 +119,6 @@ public sealed class PipelineTests(PostgresFixture postgres)
         var versions = await TransactionsOfAsync(run, [stop, pre, post], timeout.Token);
         versions[pre].Should().Be(versions[post], "they were stored as one batch");
         versions[stop].Should().NotBe(versions[pre]);
-    }
-
-    /// <summary>Returns once <paramref name="connection"/> handed <paramref name="count"/> messages to the commit loop in all.</summary>
-    private static async Task HandedOverAsync(SteeringEnv env, AgentConnection connection, long count, CancellationToken cancellationToken)
-    {
-        for (var probe = 0; probe < MaxProbes && connection.MessagesHandedOver < count; probe++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            await WaitingAsync(env); // a round trip's worth of time per probe
-        }
-
-        connection.MessagesHandedOver.Should().Be(count, "the stream read the message and handed it over");
     }
 
     /// <summary>The transaction (xmin) that stored each seq's event row.</summary>
@@ -156,11 +145,11 @@ public sealed class PipelineTests(PostgresFixture postgres)
     /// </summary>
     private static async Task<(ulong Receipt, ulong Reply)> ReceiptAndReplyOnTheLockAsync(PromptRun run, CancellationToken cancellationToken)
     {
+        var before = run.Connection.MessagesHandedOver;
         var receipt = await run.Agent.SendAsync(run.Receipt(), cancellationToken);
-        await WaitersOnTheLockAsync(run.Env, 1, cancellationToken);
+        await TakenByTheLoopAsync(run, before + 1, cancellationToken);
         var reply = await run.Agent.SendAsync(run.Reply(), cancellationToken);
-        await WaitersOnTheLockAsync(run.Env, 2, cancellationToken);
-        run.Processor.BatchesPipelined.Should().Be(1, "the reply was prepared from what the receipt leaves and sent behind it");
+        await ProbeAsync(run, () => run.Processor.BatchesPipelined == 1, "the reply was prepared from what the receipt leaves and sent behind it", cancellationToken);
         return (receipt, reply);
     }
 
@@ -181,7 +170,9 @@ public sealed class PipelineTests(PostgresFixture postgres)
     /// </summary>
     private async Task<PromptRun> PromptOnTheStreamAsync(CancellationToken cancellationToken)
     {
-        var env = await SteeringEnv.StartAsync<PipelineTests>(postgres, cancellationToken: cancellationToken);
+        // The prompt expiry sweep takes the event-order lock every few seconds; it must not take a batch's place in line.
+        var env = await SteeringEnv.StartAsync<PipelineTests>(
+            postgres, new Dictionary<string, string?> { ["Prompts:ExpirySweepInterval"] = "01:00:00" }, cancellationToken: cancellationToken);
         var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: cancellationToken);
         await agent.ConnectAsync(env.Broker, cancellationToken);
         var claudeId = Guid.NewGuid();
@@ -194,35 +185,27 @@ public sealed class PipelineTests(PostgresFixture postgres)
         await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, cancellationToken);
         var processor = env.Broker.Services.GetRequiredService<InboundProcessor>();
         var sessionId = Guid.Parse(sent.Prompt.SessionId);
-        return new PromptRun(env, agent, evidence, sessionId, Guid.Parse(sent.Prompt.PromptId), processor, processor.BatchesFromMemory);
+        var connection = env.Broker.Services.GetRequiredService<AgentConnectionRegistry>().Find(agent.MachineId)!;
+        return new PromptRun(env, agent, connection, evidence, sessionId, Guid.Parse(sent.Prompt.PromptId), processor, processor.BatchesFromMemory);
     }
 
-    /// <summary>Returns once <paramref name="count"/> transactions of the stream's machine wait for the event-order lock.</summary>
-    private static async Task WaitersOnTheLockAsync(SteeringEnv env, int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// Returns once the commit loop took everything the stream handed over: with the event-order lock held, the last
+    /// batch is then in a round trip waiting for it, and the loop with it (or sent, waiting, when from memory).
+    /// </summary>
+    private static Task TakenByTheLoopAsync(PromptRun run, long handedOver, CancellationToken cancellationToken) =>
+        ProbeAsync(run, () => run.Connection.MessagesHandedOver == handedOver && run.Processor.PendingBatches == 0, "the commit loop took the batch", cancellationToken);
+
+    /// <summary>Returns once <paramref name="condition"/> holds; each probe waits for a database round trip.</summary>
+    private static async Task ProbeAsync(PromptRun run, Func<bool> condition, string because, CancellationToken cancellationToken)
     {
-        long waiting = 0;
-        for (var probe = 0; probe < MaxProbes && waiting != count; probe++)
+        for (var probe = 0; probe < MaxProbes && !condition(); probe++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            waiting = await WaitingAsync(env);
+            await WaitingAsync(run.Env);
         }
 
-        waiting.Should().Be(count, "that many batches wait for the event-order lock");
-    }
-
-    /// <summary>Returns once the next batch is sent behind the one on the lock, or queued behind it in the processor.</summary>
-    private static async Task NextBatchBehindAsync(SteeringEnv env, InboundProcessor processor, CancellationToken cancellationToken)
-    {
-        for (var probe = 0; probe < MaxProbes; probe++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (processor.PendingBatches == 1 || await WaitingAsync(env) == 2)
-            {
-                return;
-            }
-        }
-
-        throw new TimeoutException("The next batch never reached the processor.");
+        condition().Should().BeTrue(because);
     }
 
     private static Task<long> WaitingAsync(SteeringEnv env) => SteeringSeed.ScalarAsync(env.Database, """
@@ -231,7 +214,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
         """);
 
     private sealed record PromptRun(
-        SteeringEnv Env, SimulatedAgent Agent, SessionEvidence Evidence, Guid SessionId, Guid PromptId, InboundProcessor Processor, long FromMemoryBefore)
+        SteeringEnv Env, SimulatedAgent Agent, AgentConnection Connection, SessionEvidence Evidence, Guid SessionId, Guid PromptId, InboundProcessor Processor, long FromMemoryBefore)
         : IAsyncDisposable
     {
         public AgentMessage Receipt() => new()
