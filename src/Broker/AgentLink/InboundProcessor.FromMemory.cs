@@ -165,7 +165,7 @@ internal sealed partial class InboundProcessor
             var write = EventIngestWriter.Add(commands, prepared.Context.Events, prepared.Positions, prepared.Alongside(), [TimelineWriter.Commit], time.GetUtcNow().ToUniversalTime());
             // What this batch leaves, for the stream's next one, which may be prepared while this one commits.
             var commit = new PendingCommit(prepared.Context.Events is [var first, ..] ? (first.MachineId, first.AgentEventId) : null);
-            memory.Anticipate(prepared.Highest, commit, StreamMemory.CopiesTrackedBy(db), recalled);
+            memory.Anticipate(prepared.Highest, commit, StreamMemory.TrackedBy(db, copies: true), recalled);
             var attempt = new MemoryAttempt(pending, db, transaction, commands, prepared, commit, started);
             attempt.RoundTrip = SendAsync(attempt, write, cancellationToken);
             sent = true;

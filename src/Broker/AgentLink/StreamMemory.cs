@@ -235,14 +235,18 @@ internal sealed class StreamMemory
     /// The sessions and prompts a batch's context tracks, and whether the batch writes them, as its last round trip
     /// will leave them: read before the changes are accepted (after which every entry looks unchanged).
     /// </summary>
-    public static List<Tracked> TrackedBy(DbContext db)
+    /// <remarks>
+    /// With <paramref name="copies"/>, each entity is copied as the batch leaves it: the batch's context keeps its own
+    /// until its round trip returned, while the copies may already serve the stream's next batch (Anticipate).
+    /// </remarks>
+    public static List<Tracked> TrackedBy(DbContext db, bool copies = false)
     {
         var tracked = new List<Tracked>();
         foreach (var entry in db.ChangeTracker.Entries())
         {
             if (entry.Entity is RelaySession or Prompt && entry.State is not (EntityState.Deleted or EntityState.Detached))
             {
-                tracked.Add(new Tracked(entry.Entity, Written(entry)));
+                tracked.Add(new Tracked(copies ? entry.CurrentValues.ToObject() : entry.Entity, Written(entry)));
             }
         }
 
@@ -264,24 +268,6 @@ internal sealed class StreamMemory
                 property.SetValue(entity, Access.StoredTime.ForStorage(time).ToUniversalTime());
             }
         }
-    }
-
-    /// <summary>
-    /// <see cref="TrackedBy"/>, each entity copied (as the batch leaves it): the batch's context keeps its own until its
-    /// round trip returned, while the copies may already serve the stream's next batch.
-    /// </summary>
-    public static List<Tracked> CopiesTrackedBy(DbContext db)
-    {
-        var tracked = new List<Tracked>();
-        foreach (var entry in db.ChangeTracker.Entries())
-        {
-            if (entry.Entity is RelaySession or Prompt && entry.State is not (EntityState.Deleted or EntityState.Detached))
-            {
-                tracked.Add(new Tracked(entry.CurrentValues.ToObject(), Written(entry)));
-            }
-        }
-
-        return tracked;
     }
 
     private static bool Written(EntityEntry entry) => entry.State is EntityState.Added or EntityState.Modified;
