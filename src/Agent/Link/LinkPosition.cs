@@ -6,8 +6,8 @@ namespace Relay.Agent.Link;
 
 /// <summary>
 /// The agent's resume position in the broker's sequence (<c>link-position.json</c> in the state directory): the
-/// broker epoch of the last Welcome and the highest broker seq whose effect is on disk. Written (atomically, fsynced)
-/// before each Ack, read into the next Hello.
+/// broker epoch of the last Welcome and the highest broker seq whose effect is on disk. Written before each Ack (see
+/// <see cref="Save"/>), read into the next Hello.
 /// </summary>
 internal sealed record LinkPosition
 {
@@ -39,13 +39,21 @@ internal sealed record LinkPosition
     }
 
     /// <summary>
-    /// Makes the position durable (it is saved before every Ack). Usually an overwrite in place: the JSON, padded with
-    /// spaces to one 512-byte sector, written at offset 0 of the existing file of that size and fsynced (one fsync; no
-    /// new file, rename or fsync of the directory). A single-sector write is not torn by a crash, which is what
-    /// PostgreSQL relies on for pg_control; should it be anyway, the file reads as position 0, which is always safe
-    /// (see <see cref="Load"/>). Anything else (the first save, a file of another size, a position longer than a
-    /// sector) replaces the file atomically: temporary file, fsync, rename, fsync of the directory.
+    /// Saves the position (before every Ack). Usually an overwrite in place: the JSON, padded with spaces to one 512-byte
+    /// sector, written at offset 0 of the existing file of that size, without an fsync. Anything else (the first save, a
+    /// file of another size, a position longer than a sector) replaces the file atomically: temporary file, fsync,
+    /// rename, fsync of the directory.
     /// </summary>
+    /// <remarks>
+    /// <para>Why no fsync in place: the position is a hint for the broker's resend, not a record of anything. What a
+    /// message did is on disk before its seq is saved here (a prompt or a launch in its journal), so the file on disk is
+    /// never ahead of the effects. After a crash of the machine it may be behind them: the Hello then names an older
+    /// position, the broker resends what it still holds above it (nothing it deleted on an Ack), and the local side drops
+    /// the ids it has seen. That is the path every reconnect already takes. An fsync here was one more flush per prompt
+    /// delivery, on the thread that acks it, queued on the disk with the journal's and the spool's.</para>
+    /// <para>A single-sector write is not torn by a crash, which is what PostgreSQL relies on for pg_control; should it
+    /// be anyway, the file reads as position 0, which is always safe (see <see cref="Load"/>).</para>
+    /// </remarks>
     public void Save(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -56,7 +64,6 @@ internal sealed record LinkPosition
             if (bytes.Length == Sector && existing.Length == Sector)
             {
                 existing.Write(bytes);
-                existing.Flush(flushToDisk: true);
                 return;
             }
         }

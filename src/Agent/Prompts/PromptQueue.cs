@@ -193,6 +193,11 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
     private async Task FinishDeliveryAsync(ValueTask receipt, string promptId, CancellationToken cancellationToken)
     {
         await receipt;
+
+        // The spool resumes a producer alone in its batch on its writer's thread, and the journal writes and fsyncs on
+        // its caller's thread: here, that would hold the spool's writer for a second flush. The receipt would reach the
+        // broker only after it, and the reply right behind the receipt (Claude answers at once) would wait for it too.
+        await Task.Yield();
         await _store.FinishAsync(promptId, cancellationToken);
         PromptLog.Delivered(_logger, promptId, "channel", string.Empty);
     }

@@ -44,8 +44,9 @@ internal static class ChangeCommands
     public static List<NpgsqlBatchCommand>? TryRender(DbContext db, bool generatedKeysUnread = false, IReadOnlySet<object>? versionsChecked = null)
     {
         db.ChangeTracker.DetectChanges();
-        var entries = db.ChangeTracker.Entries().Where(e => e.State is EntityState.Added or EntityState.Modified).ToList();
-        if (db.ChangeTracker.Entries().Any(e => e.State == EntityState.Deleted) || DependsOnAnInsert(entries))
+        var all = EntriesAsDetected(db);
+        var entries = all.Where(e => e.State is EntityState.Added or EntityState.Modified).ToList();
+        if (all.Any(e => e.State == EntityState.Deleted) || DependsOnAnInsert(entries))
         {
             return null;
         }
@@ -75,14 +76,42 @@ internal static class ChangeCommands
     }
 
     /// <summary>After the round trip succeeded: the entries are saved (those whose generated key was never read, detached).</summary>
+    /// <remarks>
+    /// Accepts the entries as <see cref="TryRender"/> found them: it does not look for changes again (nothing writes the
+    /// entities between the render and its round trip; a change made anyway would stay pending, as it should, since the
+    /// round trip did not carry it). Only a primary key can be temporary here: <see cref="Insert"/> renders no other
+    /// generated value.
+    /// </remarks>
     public static void Accept(DbContext db)
     {
-        foreach (var entry in db.ChangeTracker.Entries().Where(e => e.State == EntityState.Added && e.Properties.Any(p => p.IsTemporary)).ToList())
+        foreach (var entry in EntriesAsDetected(db))
         {
-            entry.State = EntityState.Detached;
+            if (entry.State == EntityState.Added && entry.Metadata.FindPrimaryKey() is { } key && key.Properties.Any(p => entry.Property(p).IsTemporary))
+            {
+                entry.State = EntityState.Detached;
+            }
         }
 
         db.ChangeTracker.AcceptAllChanges();
+    }
+
+    /// <summary>
+    /// The context's entries as its last DetectChanges left them. <see cref="ChangeTracker.Entries()"/> detects changes
+    /// first, which compares every property of every entry with its snapshot again.
+    /// </summary>
+    private static List<EntityEntry> EntriesAsDetected(DbContext db)
+    {
+        var tracker = db.ChangeTracker;
+        var detecting = tracker.AutoDetectChangesEnabled;
+        tracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            return [.. tracker.Entries()];
+        }
+        finally
+        {
+            tracker.AutoDetectChangesEnabled = detecting;
+        }
     }
 
     /// <summary>
