@@ -47,13 +47,16 @@ internal sealed partial class InboundProcessor
 
     // A version of 0 (InvalidTransactionId, never a row's xmin) is that of the stream's previous batch, whose commit had
     // not returned when this one was prepared: the xmin of an event row it inserted (never updated), none if it failed.
+    // Each copy is looked up by its key in a subquery of its own, never joined: Npgsql prepares this statement, and a
+    // plan PostgreSQL made while the tables were nearly empty joined by hashing a scan of the whole prompts table, which
+    // then ran, under the event-order lock, for every batch from memory (0.37 ms each with 2,000 prompts stored).
     private const string VersionsCheck = """
         WITH last AS (SELECT xmin AS v FROM events WHERE machine_id = $6 AND agent_event_id = $7)
         SELECT CASE WHEN
-            (SELECT count(*) FROM unnest($1::uuid[], $2::xid[]) AS c(id, v) JOIN sessions t ON t.id = c.id
-                AND t.xmin = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
-          + (SELECT count(*) FROM unnest($3::uuid[], $4::xid[]) AS c(id, v) JOIN prompts t ON t.id = c.id
-                AND t.xmin = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
+            (SELECT count(*) FROM unnest($1::uuid[], $2::xid[]) AS c(id, v)
+                WHERE (SELECT t.xmin FROM sessions t WHERE t.id = c.id) = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
+          + (SELECT count(*) FROM unnest($3::uuid[], $4::xid[]) AS c(id, v)
+                WHERE (SELECT t.xmin FROM prompts t WHERE t.id = c.id) = CASE WHEN c.v = '0'::xid THEN (SELECT v FROM last) ELSE c.v END)
           = $5 THEN 1 ELSE (SELECT 1 UNION ALL SELECT 1) END
         """;
 

@@ -124,6 +124,8 @@ internal sealed class StreamMemory
                 case RelaySession session when readVersions.TryGetValue(session.Id, out var version):
                     _sessions[session.Id] = new Known<RelaySession>(session, version);
                     break;
+                case Prompt prompt when Settled(prompt):
+                    break;
                 case Prompt prompt:
                     if (entry.Written)
                     {
@@ -178,6 +180,8 @@ internal sealed class StreamMemory
                         break;
                     case RelaySession session when known.TryGetValue(session.Id, out var was):
                         _sessions[session.Id] = new Known<RelaySession>(session, was.Version, was.WrittenBy);
+                        break;
+                    case Prompt prompt when Settled(prompt):
                         break;
                     case Prompt prompt when entry.Written:
                         _prompts[prompt.Id] = new Known<Prompt>(prompt, 0, commit);
@@ -271,6 +275,13 @@ internal sealed class StreamMemory
     }
 
     private static bool Written(EntityEntry entry) => entry.State is EntityState.Added or EntityState.Modified;
+
+    /// <summary>
+    /// A prompt answered or given up is not kept: the stream's next batches rarely name it again (one that does looks it
+    /// up), and every copy kept is attached, checked and copied again by each batch that recalls the memory. Kept, they
+    /// filled it (43 prompts on average at 100 prompts a second) until it overflowed and was dropped whole.
+    /// </summary>
+    private static bool Settled(Prompt prompt) => prompt.Status is PromptStatus.Replied or PromptStatus.Expired or PromptStatus.Failed;
 
     /// <summary>An entity of a batch's context, and whether the batch's last round trip writes it.</summary>
     internal readonly record struct Tracked(object Entity, bool Written);

@@ -146,7 +146,7 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Reply_AlreadyStoredUnderANewSeq_RefusedByItsKeyAndStoredOnce()
+    public async Task Reply_AlreadyStoredUnderANewSeq_PromptLookedUpAndReplyStoredOnce()
     {
         using var timeout = TestTimeout.Start();
         await using var run = await DeliveredPromptAsync(configure: null, timeout.Token);
@@ -154,10 +154,31 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
         var replyId = Guid.NewGuid();
         await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Reply(replyId));
 
-        // The same reply again (a re-attached channel re-sends it): taken as new from memory, it fails on its key.
+        // The same reply again (a re-attached channel re-sends it): the stream's memory keeps no answered prompt, so the
+        // usual way looks the prompt up and finds the reply stored under its key.
         await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Reply(replyId));
 
         run.Processor.BatchesFromMemory.Should().Be(1, "the first copy of the reply");
+        run.Processor.MemoryRefused.Should().Be(0, "the second copy was not tried from memory");
+        await using var db = run.Database.CreateContext();
+        (await db.Replies.CountAsync(r => r.Id == replyId, timeout.Token)).Should().Be(1);
+        var events = await AgentLinkHarness.EventsOfAsync(run.Database, run.Agent.MachineId, timeout.Token);
+        events.Where(e => e.Kind == EventKind.Reply).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task ReplyToNoPrompt_AlreadyStoredUnderANewSeq_RefusedByItsKeyFromMemoryAndStoredOnce()
+    {
+        using var timeout = TestTimeout.Start();
+        await using var run = await DeliveredPromptAsync(configure: null, timeout.Token);
+        await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Receipt());
+        var replyId = Guid.NewGuid();
+        await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Reply(replyId, inReplyTo: string.Empty));
+
+        // The same reply again: it names only its session, which memory holds, so it is taken as new from memory and
+        // fails on its key; stored the usual way, it is found stored.
+        await AgentLinkHarness.SendAndCommitAsync(run.Agent, timeout.Token, run.Reply(replyId, inReplyTo: string.Empty));
+
         run.Processor.MemoryRefused.Should().Be(1, "the second copy is stored already");
         await using var db = run.Database.CreateContext();
         (await db.Replies.CountAsync(r => r.Id == replyId, timeout.Token)).Should().Be(1);
@@ -270,9 +291,9 @@ public sealed class GroupRoundTripTests(PostgresFixture postgres)
             PromptReceipt = new PromptReceipt { PromptId = PromptId.ToString("D"), Status = PromptStatus.Delivered, DeliveryPath = DeliveryPath.Channel, Session = Evidence },
         };
 
-        public AgentMessage Reply(Guid replyId) => new()
+        public AgentMessage Reply(Guid replyId, string? inReplyTo = null) => new()
         {
-            Reply = new SessionReply { ReplyId = replyId.ToString("D"), InReplyTo = PromptId.ToString("D"), Text = "done", Session = Evidence, Source = ReplySource.ReplyTool },
+            Reply = new SessionReply { ReplyId = replyId.ToString("D"), InReplyTo = inReplyTo ?? PromptId.ToString("D"), Text = "done", Session = Evidence, Source = ReplySource.ReplyTool },
         };
 
         /// <summary>A change behind the broker's back, as another replica or an operator would make it.</summary>

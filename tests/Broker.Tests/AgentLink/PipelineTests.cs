@@ -182,7 +182,16 @@ public sealed class PipelineTests(PostgresFixture postgres)
         var sent = await env.Operator.SendPromptAsync(
             new SendPromptRequest { Session = new SessionSelector { ClaudeSessionId = claudeId.ToString() }, Text = "pipeline me" },
             SteeringEnv.Call(cancellationToken)).ResponseAsync;
-        await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, cancellationToken);
+        var delivery = await agent.NextAsync(m => m.PromptDelivery?.PromptId == sent.Prompt.PromptId, cancellationToken);
+
+        // The agent acks the delivery on its own, and the broker hands that Ack over like any message: once it is stored,
+        // it can no longer arrive in the middle of a test's count of messages handed over.
+        for (var probe = 0; probe < MaxProbes && await AckedAsync(env, agent.MachineId) < (long)delivery.Seq; probe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        (await AckedAsync(env, agent.MachineId)).Should().BeGreaterThanOrEqualTo((long)delivery.Seq, "the agent's ack of the delivery was stored");
         var processor = env.Broker.Services.GetRequiredService<InboundProcessor>();
         var sessionId = Guid.Parse(sent.Prompt.SessionId);
         var connection = env.Broker.Services.GetRequiredService<AgentConnectionRegistry>().Find(agent.MachineId)!;
@@ -207,6 +216,9 @@ public sealed class PipelineTests(PostgresFixture postgres)
 
         condition().Should().BeTrue(because);
     }
+
+    private static Task<long> AckedAsync(SteeringEnv env, Guid machineId) =>
+        SteeringSeed.ScalarAsync(env.Database, "SELECT last_outbound_seq_acked FROM agent_link_state WHERE machine_id = $1", machineId);
 
     private static Task<long> WaitingAsync(SteeringEnv env) => SteeringSeed.ScalarAsync(env.Database, """
         SELECT count(*) FROM pg_locks w
