@@ -104,8 +104,9 @@ public sealed class PipelineTests(PostgresFixture postgres)
         var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // A status change needs a lookup memory does not hold: its group waits for the lock, and the commit loop with it.
-        var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
+        // Counted before the send: the stream may hand the hook over before SendAsync returns.
         var handedOver = connection.MessagesHandedOver + 1;
+        var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
         await TakenByTheLoopAsync(run, handedOver, timeout.Token);
         var pre = await run.Agent.SendAsync(Hook(run.Evidence, "PreToolUse"), timeout.Token);
         await ProbeAsync(run, () => connection.MessagesHandedOver == handedOver + 1, "the stream handed the hook over", timeout.Token);
