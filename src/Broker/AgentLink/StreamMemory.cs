@@ -279,7 +279,7 @@ internal sealed class StreamMemory
     /// <summary>
     /// A prompt answered or given up is not kept: the stream's next batches rarely name it again (one that does looks it
     /// up), and every copy kept is attached, checked and copied again by each batch that recalls the memory. Kept, they
-    /// filled it (43 prompts on average at 100 prompts a second) until it overflowed and was dropped whole.
+    /// filled it (a batch sampled at 100 prompts a second recalled 43) until it overflowed and was dropped whole.
     /// </summary>
     private static bool Settled(Prompt prompt) => prompt.Status is PromptStatus.Replied or PromptStatus.Expired or PromptStatus.Failed;
 

@@ -77,10 +77,9 @@ internal static class ChangeCommands
 
     /// <summary>After the round trip succeeded: the entries are saved (those whose generated key was never read, detached).</summary>
     /// <remarks>
-    /// Accepts the entries as <see cref="TryRender"/> found them: it does not look for changes again (nothing writes the
-    /// entities between the render and its round trip; a change made anyway would stay pending, as it should, since the
-    /// round trip did not carry it). Only a primary key can be temporary here: <see cref="Insert"/> renders no other
-    /// generated value.
+    /// Accepts the entries as <see cref="TryRender"/> found them, without looking for changes again: nothing writes the
+    /// entities between the render and its round trip. Only a primary key can be temporary here: <see cref="Insert"/>
+    /// renders no other generated value.
     /// </remarks>
     public static void Accept(DbContext db)
     {
