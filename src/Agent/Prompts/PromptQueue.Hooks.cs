@@ -99,7 +99,7 @@ internal sealed partial class PromptQueue
         foreach (var prompt in committed)
         {
             await ReceiptAsync(prompt, PromptStatus.Delivered, taken.Path, hook.HookEventName, evidence, string.Empty, cancellationToken);
-            await _store.FinishAsync(prompt.Id, cancellationToken);
+            await FinishAfterReceiptAsync(prompt.Id, cancellationToken);
             PromptLog.Delivered(_logger, prompt.Id, "hook", hook.HookEventName);
         }
     }

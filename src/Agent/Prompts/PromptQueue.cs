@@ -193,13 +193,19 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
     private async Task FinishDeliveryAsync(ValueTask receipt, string promptId, CancellationToken cancellationToken)
     {
         await receipt;
+        await FinishAfterReceiptAsync(promptId, cancellationToken);
+        PromptLog.Delivered(_logger, promptId, "channel", string.Empty);
+    }
 
+    /// <summary>The journal's "done" line for a prompt whose receipt is in the spool: always after the receipt.</summary>
+    private async ValueTask FinishAfterReceiptAsync(string promptId, CancellationToken cancellationToken)
+    {
         // The spool resumes a producer alone in its batch on its writer's thread, and the journal writes and fsyncs on
         // its caller's thread: here, that would hold the spool's writer for a second flush. The receipt would reach the
-        // broker only after it, and the reply right behind the receipt (Claude answers at once) would wait for it too.
+        // broker only after it, and what is spooled right behind it (the reply Claude sends at once, the next hook) would
+        // wait for it too.
         await Task.Yield();
         await _store.FinishAsync(promptId, cancellationToken);
-        PromptLog.Delivered(_logger, promptId, "channel", string.Empty);
     }
 
     /// <summary>Expires what passed its expiry time; forgets delivered prompts nobody reported seen within a day.</summary>
@@ -251,7 +257,7 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
     private async ValueTask FailAsync(QueuedPrompt prompt, PromptStatus status, string reason, CancellationToken cancellationToken)
     {
         await ReceiptAsync(prompt, status, DeliveryPath.Unspecified, string.Empty, Target(prompt)?.Evidence(), reason, cancellationToken);
-        await _store.FinishAsync(prompt.Id, cancellationToken);
+        await FinishAfterReceiptAsync(prompt.Id, cancellationToken);
         lock (_lock)
         {
             Finish(prompt);
