@@ -26,7 +26,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
+        await using var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         var (receiptSeq, replySeq) = await ReceiptAndReplyOnTheLockAsync(run, timeout.Token);
 
@@ -47,7 +47,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
+        await using var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
         // Another replica renames the session in the transaction that holds the lock: the receipt's copy is out of date.
         await using (var rename = new NpgsqlCommand("UPDATE sessions SET name = 'renamed-elsewhere' WHERE id = $1", holder.Connection, holder.Transaction))
         {
@@ -75,7 +75,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
     {
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
-        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
+        await using var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // PostgreSQL's text cannot hold NUL: only the database finds out, and the stream stores the message as refused.
         var before = run.Connection.MessagesHandedOver;
@@ -101,7 +101,7 @@ public sealed class PipelineTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         await using var run = await PromptOnTheStreamAsync(timeout.Token);
         var connection = run.Connection;
-        var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
+        await using var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
 
         // A status change needs a lookup memory does not hold: its group waits for the lock, and the commit loop with it.
         // Counted before the send: the stream may hand the hook over before SendAsync returns.

@@ -5,7 +5,9 @@ namespace Relay.Broker.Tests.Infrastructure;
 
 /// <summary>
 /// A transaction of the test's that holds the event-order lock, as a long agent batch of another stream does: every
-/// writer of the event log waits for it. Disposing it rolls the transaction back and lets them go.
+/// writer of the event log waits for it. Disposing it rolls the transaction back and lets them go; disposing it again
+/// does nothing, so a test may release it midway and still hold it in an <c>await using</c> (a failed assertion then
+/// releases it too, instead of leaving the next test's handshake waiting for the lock).
 /// </summary>
 internal sealed record EventOrderLockHolder(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
 {
