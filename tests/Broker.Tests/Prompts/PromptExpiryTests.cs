@@ -30,6 +30,9 @@ public sealed class PromptExpiryTests(PostgresFixture postgres)
         var later = await PromptAsync(database, session, PromptStatus.Queued, Seed.Now.AddHours(1), timeout.Token);
         var signals = new BrokerSignals();
         var job = new PromptExpiryJob(new Contexts(database), new TimelineWriter(clock), signals, clock, NullLogger<PromptExpiryJob>.Instance);
+        var promptTopic = BrokerSignals.Prompt(queued.ToString());
+        var promptVersion = signals.Version(promptTopic);
+        var eventsVersion = signals.Version(BrokerSignals.Events);
 
         var before = await job.RunOnceAsync(timeout.Token);
         clock.Now = Seed.Now.AddMinutes(6);
@@ -47,8 +50,8 @@ public sealed class PromptExpiryTests(PostgresFixture postgres)
         statuses[sent].Status.Should().Be(PromptStatus.Expired);
         statuses[delivered].Status.Should().Be(PromptStatus.Delivered, "Claude already has it");
         statuses[later].Status.Should().Be(PromptStatus.Queued);
-        signals.Version(BrokerSignals.Prompt(queued.ToString())).Should().Be(1);
-        signals.Version(BrokerSignals.Events).Should().Be(1);
+        signals.Version(promptTopic).Should().Be(promptVersion + 1);
+        signals.Version(BrokerSignals.Events).Should().Be(eventsVersion + 1);
         var entries = await db.Events.Where(e => e.RelaySessionId == session.Id).Select(e => e.Payload).ToListAsync(timeout.Token);
         entries.Select(ProtoJson.TryParse<Protocol.V1.Prompt>).Should().OnlyContain(p => p!.Status == Protocol.V1.PromptStatus.Expired).And.HaveCount(2);
     }
