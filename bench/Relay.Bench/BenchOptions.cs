@@ -36,7 +36,7 @@ internal sealed record BenchOptions(
                                simulated Claude sessions (one relay-channel each) sharing them (default 1; 1–20)
           --prompt-warmup <s>  prompts sent at that rate, not measured, before prompt-roundtrip measures, so the
                                new agent and channel processes and the broker's prompt path are compiled at their
-                               final tier (default 30; 0–300)
+                               final tier (default 45; 0–300)
           --hook-requests <n>  http hooks hook-http measures after 200 warm-up hooks (default 2000; 10–100000)
           --hook-runs <n>      relay-agent hook runs hook-command measures after 3 warm-ups (default 30; 3–1000)
           --recovery-agents <n> relay-agent daemons in recovery (default 10; 1–100)
@@ -61,7 +61,7 @@ internal sealed record BenchOptions(
     public int PromptSessions { get; init; } = 1;
 
     /// <summary>prompt-roundtrip's unmeasured warm-up at its rate.</summary>
-    public TimeSpan PromptWarmup { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan PromptWarmup { get; init; } = TimeSpan.FromSeconds(45);
 
     /// <summary>Where ingest-10k-latency writes every event's due time and ack latency; null: nowhere.</summary>
     public string? AckTrace { get; init; }
@@ -76,7 +76,7 @@ internal sealed record BenchOptions(
         var duration = 10.0;
         var warmup = 3.0;
         var brokerWarmup = 20.0;
-        var promptWarmup = 30.0;
+        var promptWarmup = 45.0;
         List<int> agents = [1, 10, 100];
         var streams = 5000;
         var idle = 20.0;
