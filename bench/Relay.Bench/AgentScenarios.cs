@@ -23,6 +23,7 @@ internal static class AgentScenarios
         {
             ok &= await attempt("hook-http", $"p50 ≤ {AgentReport.HookHttpP50TargetMs:0} ms, p99 ≤ {AgentReport.HookHttpP99TargetMs:0} ms", async () =>
             {
+                progress(await DatabaseSettle.RunAsync(broker, cancellationToken));
                 var m = await HookHttpScenario.RunAsync(broker, o.HookRequests, prefix("hook-http"), cancellationToken);
                 rows.Add(AgentReport.HookHttp(m));
                 progress($"hook-http: p50 {m.P50Ms:0.00} ms p99 {m.P99Ms:0.00} ms max {m.MaxMs:0.0} ms, {m.Rate:0}/s, agent {m.AgentCpuUsPerHook:0} µs CPU/hook; {m.Stored}");

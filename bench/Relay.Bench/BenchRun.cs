@@ -78,6 +78,7 @@ internal static class BenchRun
             {
                 failed |= !await AttemptAsync("ingest-10k-latency", rows, "p99 ≤ 50 ms", async () =>
                 {
+                    Progress(await DatabaseSettle.RunAsync(broker, token));
                     latency = await IngestScenario.RunAsync(broker, options.LatencyAgents, options.LatencyRate, options.Warmup, options.Duration, Prefix("latency"), token, options.AckTrace);
                     Progress($"ingest-10k-latency: offered {options.LatencyRate:0}/s, acked {Report.Count(latency.Rate)}/s, ack p50 {latency.P50Ms:0.00} ms p99 {latency.P99Ms:0.00} ms, {latency.EventsPerTransaction:0.0} events per db transaction, broker {latency.ServerCpuUsPerEvent:0} µs/event");
                 });
@@ -87,6 +88,7 @@ internal static class BenchRun
             {
                 failed |= !await AttemptAsync("prompt-roundtrip", rows, Report.RoundTripTarget, async () =>
                 {
+                    Progress(await DatabaseSettle.RunAsync(broker, token));
                     var m = await PromptRoundTripScenario.RunAsync(broker, options.PromptSessions, options.PromptRate, options.PromptWarmup, options.Duration, Prefix("prompts"), Progress, token);
                     rows.Add(Report.PromptRoundTrip(m));
                     Progress($"prompt-roundtrip: {Report.RoundTripSummary(m)}; CPU per prompt: broker {m.BrokerCpuUsPerPrompt:0} µs, pg {m.PostgresCpuUsPerPrompt:0} µs, agent {m.AgentCpuUsPerPrompt:0} µs, channel {m.ChannelCpuUsPerPrompt:0} µs; {m.CommitsPerPrompt:0.0} db transactions per prompt");
