@@ -135,7 +135,11 @@ internal static class Report
             md.AppendLine(CultureInfo.InvariantCulture, $"- Prompt round trip: {options.PromptRate:0.#} prompts/s on a fixed schedule to {options.PromptSessions} simulated Claude session(s), each with a real relay-channel, through one real relay-agent; {options.PromptWarmup.TotalSeconds:0.#} s warm-up at that rate, then {options.Duration.TotalSeconds:0.#} s measured. Its CPU columns are per prompt.");
         }
 
-        md.AppendLine("- Before ingest-10k-latency, prompt-roundtrip and hook-http (figures at a fixed load): a CHECKPOINT, and up to 30 s for autovacuum workers to finish, so that the saturating scenarios' backlog in PostgreSQL is not charged to them (DatabaseSettle.cs).");
+        if (options.Runs("ingest-10k-latency") || options.Runs("prompt-roundtrip") || options.Runs("hook-http"))
+        {
+            md.AppendLine("- Before ingest-10k-latency, prompt-roundtrip and hook-http (figures at a fixed load): a CHECKPOINT, and up to 30 s for autovacuum workers to finish, so that the saturating scenarios' backlog in PostgreSQL is not charged to them (DatabaseSettle.cs).");
+        }
+
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
         if (AgentScenarios.Ids.Any(options.Runs))
         {
