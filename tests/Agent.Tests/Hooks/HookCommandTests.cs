@@ -224,6 +224,7 @@ public sealed class HookCommandTests
     [
         "Google.Protobuf.dll", "System.CommandLine.dll", "OpenTelemetry", "Microsoft.Extensions.", "Microsoft.AspNetCore.",
         "System.Net.Sockets.dll", "System.Net.Http.dll", "System.Console.dll", "System.Linq.dll", "System.Text.Json.dll",
+        "System.Collections.dll",
     ];
 
     [Fact]

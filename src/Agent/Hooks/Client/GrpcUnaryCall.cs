@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using Relay.Grpc;
 
@@ -42,7 +41,7 @@ internal sealed class GrpcUnaryCall : IDisposable
     private UnixSocket? _socket;
     private readonly CallBudget _budget;
     private readonly HpackDecoder _hpack = new(MaxHeaderListSize);
-    private readonly List<byte> _output = new(1024);
+    private readonly ByteBuffer _output = new(1024);
     private readonly byte[] _input = new byte[4 * (Http2.FrameHeaderLength + Http2.DefaultMaxFrameSize)];
     private int _inputStart;
     private int _inputEnd;
@@ -56,12 +55,12 @@ internal sealed class GrpcUnaryCall : IDisposable
     private long _dataReceived;
 
     private Phase _phase = Phase.AwaitingHeaders;
-    private List<byte>? _headerBlock;
+    private ByteBuffer? _headerBlock;
     private bool _headerBlockEndsStream;
     private int _httpStatus;
-    private List<KeyValuePair<string, string>> _headers = [];
-    private List<KeyValuePair<string, string>> _trailers = [];
-    private readonly List<byte> _body = [];
+    private HeaderFields _headers = HeaderFields.Empty;
+    private HeaderFields _trailers = HeaderFields.Empty;
+    private readonly ByteBuffer _body = new();
     private int _messageLength = -1;
     private string? _goAway;
     private string? _sendFailure;
@@ -151,7 +150,7 @@ internal sealed class GrpcUnaryCall : IDisposable
         BinaryPrimitives.WriteInt32BigEndian(_request.AsSpan(1), message.Length);
         message.CopyTo(_request.AsSpan(MessagePrefixLength));
 
-        _output.AddRange(Http2.Preface);
+        _output.Append(Http2.Preface);
         WriteSettings();
         Http2.WriteUInt32Frame(_output, Http2.WindowUpdate, 0, ReceiveWindow - Http2.DefaultWindowSize);
         WriteRequestHeaders(path);
@@ -179,7 +178,7 @@ internal sealed class GrpcUnaryCall : IDisposable
         WriteSetting(settings[6..], Http2.SettingsInitialWindowSize, ReceiveWindow);
         WriteSetting(settings[12..], Http2.SettingsMaxHeaderListSize, MaxHeaderListSize);
         Http2.WriteFrameHeader(_output, settings.Length, Http2.Settings, 0, 0);
-        _output.AddRange(settings);
+        _output.Append(settings);
 
         static void WriteSetting(Span<byte> destination, ushort id, int value)
         {
@@ -192,7 +191,7 @@ internal sealed class GrpcUnaryCall : IDisposable
     {
         // Static table indices (RFC 7541 Appendix A): 3 :method POST, 6 :scheme http, 4 :path, 1 :authority,
         // 31 content-type, 58 user-agent. grpc-timeout right after the pseudo-headers, as the gRPC spec asks.
-        var block = new List<byte>(256);
+        var block = new ByteBuffer(256);
         HpackEncoder.WriteIndexed(block, 3);
         HpackEncoder.WriteIndexed(block, 6);
         HpackEncoder.WriteLiteral(block, 4, path);
@@ -210,7 +209,7 @@ internal sealed class GrpcUnaryCall : IDisposable
         }
 
         Http2.WriteFrameHeader(_output, block.Count, Http2.Headers, Http2.FlagEndHeaders, StreamId);
-        _output.AddRange(block);
+        _output.Append(block.Span);
     }
 
     /// <summary>Queues as much of the request as the server's windows and frame size allow; the last frame ends the stream.</summary>
@@ -226,7 +225,7 @@ internal sealed class GrpcUnaryCall : IDisposable
 
             var last = _requestSent + chunk == _request.Length;
             Http2.WriteFrameHeader(_output, chunk, Http2.Data, last ? Http2.FlagEndStream : (byte)0, StreamId);
-            _output.AddRange(_request.AsSpan(_requestSent, chunk));
+            _output.Append(_request.AsSpan(_requestSent, chunk));
             _requestSent += chunk;
             _connectionSendWindow -= chunk;
             _streamSendWindow -= chunk;
@@ -270,10 +269,10 @@ internal sealed class GrpcUnaryCall : IDisposable
                     block = block.Length >= 5 ? block[5..] : throw ProtocolError("a HEADERS frame is too short for its priority fields", "FRAME_SIZE_ERROR");
                 }
 
-                _headerBlock = new List<byte>(block.Length);
-                _headerBlock.AddRange(block);
+                _headerBlock = new ByteBuffer(block.Length);
+                _headerBlock.Append(block);
                 _headerBlockEndsStream = (flags & Http2.FlagEndStream) != 0;
-                EndHeaderBlockIf(flags);
+                EndHeaderBlockIf(_headerBlock, flags);
                 break;
             case Http2.Continuation:
                 if (_headerBlock is null || stream != StreamId)
@@ -281,13 +280,13 @@ internal sealed class GrpcUnaryCall : IDisposable
                     throw ProtocolError("the server sent CONTINUATION without a header block to continue");
                 }
 
-                _headerBlock.AddRange(payload);
+                _headerBlock.Append(payload);
                 if (_headerBlock.Count > MaxHeaderBlockSize)
                 {
                     throw ProtocolError("a header block is larger than " + MaxHeaderBlockSize + " bytes");
                 }
 
-                EndHeaderBlockIf(flags);
+                EndHeaderBlockIf(_headerBlock, flags);
                 break;
             case Http2.RstStream:
                 RequireLength(payload, 4, "RST_STREAM");
@@ -308,7 +307,7 @@ internal sealed class GrpcUnaryCall : IDisposable
                 if ((flags & Http2.FlagAck) == 0)
                 {
                     Http2.WriteFrameHeader(_output, 8, Http2.Ping, Http2.FlagAck, 0);
-                    _output.AddRange(payload);
+                    _output.Append(payload);
                 }
 
                 break;
@@ -417,18 +416,18 @@ internal sealed class GrpcUnaryCall : IDisposable
         SendData();
     }
 
-    private void EndHeaderBlockIf(byte flags)
+    private void EndHeaderBlockIf(ByteBuffer headerBlock, byte flags)
     {
         if ((flags & Http2.FlagEndHeaders) == 0)
         {
             return;
         }
 
-        var fields = _hpack.Decode(CollectionsMarshal.AsSpan(_headerBlock));
+        var fields = _hpack.Decode(headerBlock.Span);
         _headerBlock = null;
         if (_phase == Phase.AwaitingHeaders)
         {
-            var status = Find(fields, ":status");
+            var status = fields.Find(":status");
             if (status is null || !int.TryParse(status, NumberStyles.None, CultureInfo.InvariantCulture, out var code) || code is < 100 or > 999)
             {
                 throw ProtocolError("the response headers have no valid :status (" + (status ?? "none") + ")");
@@ -462,10 +461,10 @@ internal sealed class GrpcUnaryCall : IDisposable
 
     private void AppendBody(ReadOnlySpan<byte> data)
     {
-        _body.AddRange(data);
+        _body.Append(data);
         if (_messageLength < 0 && _body.Count >= MessagePrefixLength)
         {
-            var prefix = CollectionsMarshal.AsSpan(_body);
+            var prefix = _body.Span;
             if (prefix[0] != 0)
             {
                 throw new CallFailedException(
@@ -494,7 +493,7 @@ internal sealed class GrpcUnaryCall : IDisposable
 
     private UnaryReply Resolve()
     {
-        if ((Find(_trailers, "grpc-status") ?? Find(_headers, "grpc-status")) is { } statusText)
+        if ((_trailers.Find("grpc-status") ?? _headers.Find("grpc-status")) is { } statusText)
         {
             if (!int.TryParse(statusText, NumberStyles.None, CultureInfo.InvariantCulture, out var code))
             {
@@ -503,7 +502,7 @@ internal sealed class GrpcUnaryCall : IDisposable
 
             if (code != (int)StatusCode.OK)
             {
-                var detail = Find(_trailers, "grpc-message") ?? Find(_headers, "grpc-message") ?? string.Empty;
+                var detail = _trailers.Find("grpc-message") ?? _headers.Find("grpc-message") ?? string.Empty;
                 return UnaryReply.Failed((StatusCode)code, Uri.UnescapeDataString(detail));
             }
 
@@ -514,7 +513,7 @@ internal sealed class GrpcUnaryCall : IDisposable
                     _body.Count == 0 ? "the server answered OK without a response message" : "the response message is incomplete");
             }
 
-            return UnaryReply.Ok(_body.GetRange(MessagePrefixLength, _messageLength).ToArray());
+            return UnaryReply.Ok(_body.Span.Slice(MessagePrefixLength, _messageLength).ToArray());
         }
 
         // No gRPC status: gRPC's HTTP mapping (doc/http-grpc-status-mapping.md), as Relay.Grpc's client does.
@@ -532,7 +531,7 @@ internal sealed class GrpcUnaryCall : IDisposable
             return UnaryReply.Failed(status, "the server answered HTTP " + _httpStatus + " without a gRPC status");
         }
 
-        var contentType = Find(_headers, "content-type");
+        var contentType = _headers.Find("content-type");
         return contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
             ? UnaryReply.Failed(StatusCode.Unknown, "the answer is not gRPC (content-type " + (contentType ?? "missing") + ")")
             : UnaryReply.Failed(StatusCode.Internal, "No grpc-status found on response.");
@@ -546,8 +545,8 @@ internal sealed class GrpcUnaryCall : IDisposable
             Http2.WriteUInt32Frame(_output, Http2.RstStream, StreamId, Http2.NoError);
         }
 
-        Http2.WriteFrameHeader(_output, 8, Http2.GoAway, 0, 0);
-        _output.AddRange(new byte[8]);
+        Http2.WriteFrameHeader(_output, GoAwayNoError.Length, Http2.GoAway, 0, 0);
+        _output.Append(GoAwayNoError);
         try
         {
             Flush();
@@ -652,7 +651,7 @@ internal sealed class GrpcUnaryCall : IDisposable
             if (_sendFailure is null)
             {
                 // SO_SNDTIMEO: a server that stopped reading cannot hold a full socket buffer past the budget.
-                Socket.Send(CollectionsMarshal.AsSpan(_output), _budget.Remaining);
+                Socket.Send(_output.Span, _budget.Remaining);
             }
         }
         catch (UnixSocketException ex) when (!ex.IsTimeout)
@@ -662,6 +661,9 @@ internal sealed class GrpcUnaryCall : IDisposable
 
         _output.Clear();
     }
+
+    // Last stream id 0 (the client accepts no streams), NO_ERROR.
+    private static ReadOnlySpan<byte> GoAwayNoError => [0, 0, 0, 0, 0, 0, 0, 0];
 
     private UnixSocket Socket => _socket ?? throw new InvalidOperationException("Not connected.");
 
@@ -678,20 +680,6 @@ internal sealed class GrpcUnaryCall : IDisposable
         }
 
         return payload[1..(payload.Length - payload[0])];
-    }
-
-    private static string? Find(List<KeyValuePair<string, string>> fields, string name)
-    {
-        string? found = null;
-        foreach (var (key, value) in fields)
-        {
-            if (key == name)
-            {
-                found = value;
-            }
-        }
-
-        return found;
     }
 
     private static void RequireStream(int stream, string frame)

@@ -35,18 +35,22 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
         ("www-authenticate", ""),
     ];
 
-    // Newest first: HPACK index 62 is the entry added last.
-    private readonly List<(string Name, string Value)> _dynamic = [];
-    private readonly List<byte> _huffman = [];
+    // Oldest first, newest last: HPACK index 62 is the last entry. Arrays of strings, not a List of tuples: List's
+    // Insert and growth over a value tuple are generic code ReadyToRun leaves to the JIT, a cold client's milliseconds.
+    // The table holds at most DefaultTableSize / EntryOverhead entries, so eviction may shift the arrays.
+    private readonly string[] _names = new string[settingsTableSize / EntryOverhead];
+    private readonly string[] _values = new string[settingsTableSize / EntryOverhead];
+    private int _count;
+    private readonly ByteBuffer _huffman = new();
     private int _tableSize;
     private readonly int _settingsTableSize = settingsTableSize;
     private int _maxTableSize = settingsTableSize;
 
     /// <summary>Decodes one complete header block (HEADERS plus any CONTINUATION payloads, joined).</summary>
     /// <exception cref="HpackException">The block is malformed, or its fields exceed the header list size.</exception>
-    public List<KeyValuePair<string, string>> Decode(ReadOnlySpan<byte> block)
+    public HeaderFields Decode(ReadOnlySpan<byte> block)
     {
-        var fields = new List<KeyValuePair<string, string>>();
+        var fields = new HeaderFields();
         var listSize = 0;
         var position = 0;
         while (position < block.Length)
@@ -92,7 +96,7 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
                 throw new HpackException("the header list is larger than " + maxHeaderListSize + " bytes");
             }
 
-            fields.Add(new KeyValuePair<string, string>(name, value));
+            fields.Add(name, value);
         }
 
         return fields;
@@ -155,7 +159,7 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
 
         _huffman.Clear();
         HpackHuffman.Decode(raw, _huffman);
-        return Encoding.Latin1.GetString(_huffman.ToArray());
+        return Encoding.Latin1.GetString(_huffman.Span);
     }
 
     private (string Name, string Value) Entry(int index)
@@ -166,9 +170,13 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
         }
 
         var dynamicIndex = index - StaticTable.Length;
-        return index > 0 && dynamicIndex < _dynamic.Count
-            ? _dynamic[dynamicIndex]
-            : throw new HpackException("a header field refers to index " + index + ", which does not exist");
+        if (index <= 0 || dynamicIndex >= _count)
+        {
+            throw new HpackException("a header field refers to index " + index + ", which does not exist");
+        }
+
+        var at = _count - 1 - dynamicIndex;
+        return (_names[at], _values[at]);
     }
 
     private void Add(string name, string value)
@@ -179,7 +187,10 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
         Evict(Math.Max(0, _maxTableSize - size));
         if (size <= _maxTableSize)
         {
-            _dynamic.Insert(0, (name, value));
+            // Room for it was made above, and every entry takes at least EntryOverhead, so the arrays have a free slot.
+            _names[_count] = name;
+            _values[_count] = value;
+            _count++;
             _tableSize += size;
         }
     }
@@ -187,11 +198,20 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
     private void Evict(int room)
     {
         var limit = Math.Min(room, _maxTableSize);
-        while (_tableSize > limit && _dynamic.Count > 0)
+        var evicted = 0;
+        while (_tableSize > limit && evicted < _count)
         {
-            var (name, value) = _dynamic[^1];
-            _dynamic.RemoveAt(_dynamic.Count - 1);
-            _tableSize -= name.Length + value.Length + EntryOverhead;
+            _tableSize -= _names[evicted].Length + _values[evicted].Length + EntryOverhead;
+            evicted++;
+        }
+
+        if (evicted > 0)
+        {
+            Array.Copy(_names, evicted, _names, 0, _count - evicted);
+            Array.Copy(_values, evicted, _values, 0, _count - evicted);
+            Array.Clear(_names, _count - evicted, evicted);
+            Array.Clear(_values, _count - evicted, evicted);
+            _count -= evicted;
         }
     }
 }

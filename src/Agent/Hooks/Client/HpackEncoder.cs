@@ -9,7 +9,7 @@ namespace Relay.Agent.Hooks.Client;
 internal static class HpackEncoder
 {
     /// <summary>Appends an HPACK integer with an <paramref name="prefixBits"/>-bit prefix; <paramref name="flags"/> fills the bits above it.</summary>
-    public static void WriteInteger(List<byte> output, int value, int prefixBits, byte flags)
+    public static void WriteInteger(ByteBuffer output, int value, int prefixBits, byte flags)
     {
         var max = (1 << prefixBits) - 1;
         if (value < max)
@@ -30,27 +30,27 @@ internal static class HpackEncoder
     }
 
     /// <summary>A field that is static table entry <paramref name="index"/>, name and value.</summary>
-    public static void WriteIndexed(List<byte> output, int index) => WriteInteger(output, index, 7, 0x80);
+    public static void WriteIndexed(ByteBuffer output, int index) => WriteInteger(output, index, 7, 0x80);
 
     /// <summary>A literal field without indexing whose name is static table entry <paramref name="nameIndex"/>.</summary>
-    public static void WriteLiteral(List<byte> output, int nameIndex, string value)
+    public static void WriteLiteral(ByteBuffer output, int nameIndex, string value)
     {
         WriteInteger(output, nameIndex, 4, 0x00);
         WriteString(output, value);
     }
 
     /// <summary>A literal field without indexing with a literal name.</summary>
-    public static void WriteLiteral(List<byte> output, string name, string value)
+    public static void WriteLiteral(ByteBuffer output, string name, string value)
     {
         output.Add(0x00);
         WriteString(output, name);
         WriteString(output, value);
     }
 
-    private static void WriteString(List<byte> output, string value)
+    private static void WriteString(ByteBuffer output, string value)
     {
         var bytes = Encoding.ASCII.GetBytes(value);
         WriteInteger(output, bytes.Length, 7, 0x00);
-        output.AddRange(bytes);
+        output.Append(bytes);
     }
 }

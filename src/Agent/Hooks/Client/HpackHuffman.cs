@@ -36,7 +36,7 @@ internal static class HpackHuffman
 
     /// <summary>Decodes <paramref name="encoded"/> into <paramref name="output"/>.</summary>
     /// <exception cref="HpackException">EOS inside the string, padding longer than 7 bits or not all ones (§5.2).</exception>
-    public static void Decode(ReadOnlySpan<byte> encoded, List<byte> output)
+    public static void Decode(ReadOnlySpan<byte> encoded, ByteBuffer output)
     {
         var table = Codes;
         var code = 0;

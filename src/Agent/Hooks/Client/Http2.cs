@@ -50,7 +50,7 @@ internal static class Http2
     public const int InadequateSecurity = 0xc;
 
     /// <summary>Appends a frame header.</summary>
-    public static void WriteFrameHeader(List<byte> output, int length, byte type, byte flags, int streamId)
+    public static void WriteFrameHeader(ByteBuffer output, int length, byte type, byte flags, int streamId)
     {
         Span<byte> header = stackalloc byte[FrameHeaderLength];
         header[0] = (byte)(length >> 16);
@@ -59,16 +59,16 @@ internal static class Http2
         header[3] = type;
         header[4] = flags;
         BinaryPrimitives.WriteInt32BigEndian(header[5..], streamId & int.MaxValue);
-        output.AddRange(header);
+        output.Append(header);
     }
 
     /// <summary>Appends a frame with a 32-bit payload (RST_STREAM, WINDOW_UPDATE).</summary>
-    public static void WriteUInt32Frame(List<byte> output, byte type, int streamId, int value)
+    public static void WriteUInt32Frame(ByteBuffer output, byte type, int streamId, int value)
     {
         WriteFrameHeader(output, 4, type, 0, streamId);
         Span<byte> payload = stackalloc byte[4];
         BinaryPrimitives.WriteInt32BigEndian(payload, value);
-        output.AddRange(payload);
+        output.Append(payload);
     }
 
     /// <summary>The name of an error code, for messages.</summary>

@@ -46,7 +46,7 @@ internal sealed class FakeHttp2Server : IAsyncDisposable
             if (frame.Type == Http2.Headers)
             {
                 (frame.Flags & Http2.FlagEndHeaders).Should().NotBe(0, "the client's headers fit one frame");
-                return new HpackDecoder(64 * 1024).Decode(frame.Payload);
+                return new HpackDecoder(64 * 1024).Decode(frame.Payload).ToArray();
             }
         }
     }
@@ -139,21 +139,21 @@ internal sealed class FakeHttp2Server : IAsyncDisposable
 
     public static byte[] FrameBytes(byte type, byte flags, int stream, byte[] payload)
     {
-        var frame = new List<byte>();
+        var frame = new ByteBuffer();
         Http2.WriteFrameHeader(frame, payload.Length, type, flags, stream);
-        frame.AddRange(payload);
-        return frame.ToArray();
+        frame.Append(payload);
+        return frame.Span.ToArray();
     }
 
     public static byte[] Block(params (string Name, string Value)[] fields)
     {
-        var block = new List<byte>();
+        var block = new ByteBuffer();
         foreach (var (name, value) in fields)
         {
             HpackEncoder.WriteLiteral(block, name, value);
         }
 
-        return block.ToArray();
+        return block.Span.ToArray();
     }
 
     /// <summary><paramref name="message"/> with gRPC's 5-byte prefix (not compressed).</summary>
