@@ -51,15 +51,15 @@ internal sealed partial class AgentConnection
                     continue;
                 }
 
-                var item = new InboundItem(message);
-                if (message.Seq > 0 && message.CalculateSize() > _services.Options.MaxMessageBytes)
+                var size = message.Seq > 0 ? message.CalculateSize() : 0;
+                var item = new InboundItem(message, Size: size);
+                if (size > _services.Options.MaxMessageBytes)
                 {
                     // Refused on its own, neighbours unharmed; acked so the agent does not resend it forever.
-                    item = item with
-                    {
-                        RejectCode = ErrorCode.ResourceExhausted,
-                        RejectReason = $"Message seq {message.Seq} is {message.CalculateSize()} bytes; the broker accepts at most {_services.Options.MaxMessageBytes} (Welcome.max_message_bytes).",
-                    };
+                    item = new InboundItem(
+                        message,
+                        ErrorCode.ResourceExhausted,
+                        $"Message seq {message.Seq} is {size} bytes; the broker accepts at most {_services.Options.MaxMessageBytes} (Welcome.max_message_bytes).");
                 }
 
                 await _inbound.Writer.WriteAsync(item, token);
@@ -186,7 +186,12 @@ internal sealed partial class AgentConnection
                 long? ack = carried;
                 var continuing = carried is not null;
                 carried = null;
-                while (batch.Count < _services.Options.MaxBatchMessages && reader.TryRead(out var item))
+                var bytes = 0L;
+                var (maxMessages, maxBytes) = (_services.Options.MaxBatchMessages, _services.Options.MaxBatchBytes);
+                while (batch.Count < maxMessages
+                       && reader.TryPeek(out var next)
+                       && (batch.Count == 0 || bytes + next.Size <= maxBytes) // a large message starts the next batch
+                       && reader.TryRead(out var item))
                 {
                     var message = item.Message;
                     switch (message.BodyCase)
@@ -208,11 +213,12 @@ internal sealed partial class AgentConnection
                             break;
                         default:
                             batch.Add(item);
+                            bytes += item.Size;
                             break;
                     }
                 }
 
-                if (batch.Count > 0 && (queued ?? committing)?.Seal.TryAppend(batch, _services.Options.MaxBatchMessages) == true)
+                if (batch.Count > 0 && (queued ?? committing)?.Seal.TryAppend(batch, maxMessages, maxBytes) == true)
                 {
                     // The commit loop has not taken the last batch yet: these join it.
                     _submittedSeq = (long)batch[^1].Message.Seq;

@@ -37,8 +37,18 @@ internal sealed class AgentLinkOptions
     /// </summary>
     public TimeSpan AckLinger { get; set; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Most sequenced messages stored in one transaction (and acked with one Ack). Default 256.</summary>
-    public int MaxBatchMessages { get; set; } = 256;
+    /// <summary>
+    /// Most sequenced messages of one stream stored in one transaction (and acked with one Ack). Default 1,000: the
+    /// receive window, so that a busy stream's whole window goes in one batch. A smaller bound split it into two batches
+    /// of one machine in each group commit, which then could not share one round trip (docs/benchmarks.md).
+    /// </summary>
+    public int MaxBatchMessages { get; set; } = 1000;
+
+    /// <summary>
+    /// Most bytes of sequenced messages (as the agent sent them) in one batch; a batch always takes at least one message.
+    /// Bounds what one transaction sends PostgreSQL when the messages are large. Default 16 MiB.
+    /// </summary>
+    public int MaxBatchBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// Most agent-stream transactions of this replica that run at once besides the group commit of batches: handshakes,

@@ -29,6 +29,7 @@ internal sealed class AgentLinkOptionsValidator : IValidateOptions<AgentLinkOpti
         Range(failures, nameof(options.MaxMessageBytes), options.MaxMessageBytes, 1024, 4 * 1024 * 1024);
         Range(failures, nameof(options.OutboundQueueCapacity), options.OutboundQueueCapacity, 16, 1_000_000);
         Range(failures, nameof(options.MaxBatchMessages), options.MaxBatchMessages, 1, 10_000);
+        Range(failures, nameof(options.MaxBatchBytes), options.MaxBatchBytes, 64 * 1024, 256 * 1024 * 1024);
         Range(failures, nameof(options.MaxConcurrentBatches), options.MaxConcurrentBatches, 1, 64);
         if (options.OutboundQueueCapacity <= options.DefaultSendWindow)
         {

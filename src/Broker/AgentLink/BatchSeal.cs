@@ -8,21 +8,38 @@ namespace Relay.Broker.AgentLink;
 internal sealed class BatchSeal(List<InboundItem> items)
 {
     private readonly Lock _lock = new();
+    private long _bytes = BytesOf(items);
     private bool _closed;
 
-    /// <summary>Adds <paramref name="more"/> (later seqs) while the batch is open and stays within <paramref name="maxItems"/>.</summary>
-    public bool TryAppend(IReadOnlyList<InboundItem> more, int maxItems)
+    /// <summary>
+    /// Adds <paramref name="more"/> (later seqs) while the batch is open and stays within <paramref name="maxItems"/>
+    /// messages and <paramref name="maxBytes"/> bytes (InboundItem.Size).
+    /// </summary>
+    public bool TryAppend(IReadOnlyList<InboundItem> more, int maxItems, long maxBytes)
     {
+        var moreBytes = BytesOf(more);
         lock (_lock)
         {
-            if (_closed || items.Count + more.Count > maxItems)
+            if (_closed || items.Count + more.Count > maxItems || _bytes + moreBytes > maxBytes)
             {
                 return false;
             }
 
             items.AddRange(more);
+            _bytes += moreBytes;
             return true;
         }
+    }
+
+    private static long BytesOf(IReadOnlyList<InboundItem> items)
+    {
+        var bytes = 0L;
+        foreach (var item in items)
+        {
+            bytes += item.Size;
+        }
+
+        return bytes;
     }
 
     /// <summary>The commit loop took the batch: what it holds now is what is stored.</summary>

@@ -13,8 +13,12 @@ using EventKind = Relay.Broker.Persistence.Entities.EventKind;
 
 namespace Relay.Broker.AgentLink;
 
-/// <summary>One item read from an agent's stream, or a message the reader already refused (too large).</summary>
-internal readonly record struct InboundItem(AgentMessage Message, ErrorCode RejectCode = ErrorCode.Unspecified, string? RejectReason = null);
+/// <summary>
+/// One item read from an agent's stream, or a message the reader already refused (too large). <paramref name="Size"/>:
+/// the message's bytes as it arrived when it is a sequenced message to store, else 0 (what counts towards
+/// AgentLinkOptions.MaxBatchBytes).
+/// </summary>
+internal readonly record struct InboundItem(AgentMessage Message, ErrorCode RejectCode = ErrorCode.Unspecified, string? RejectReason = null, int Size = 0);
 
 /// <summary>What the agent's stream does after a batch committed.</summary>
 internal sealed record BatchOutcome(long CommittedSeq, IReadOnlyList<SessionBinding> Bindings, IReadOnlyList<BrokerMessage> Replies, IReadOnlyCollection<string> Topics);

@@ -122,6 +122,36 @@ public sealed class PipelineTests(PostgresFixture postgres)
         versions[stop].Should().NotBe(versions[pre]);
     }
 
+    [Fact]
+    public async Task Hooks_ArriveWhileTheBatchBeforeThemWaits_JoinItOnlyWithinMaxBatchBytes()
+    {
+        using var timeout = TestTimeout.Start();
+        // The least allowed: two hooks of 40 KB fit one batch each, not one together.
+        await using var run = await PromptOnTheStreamAsync(timeout.Token, new() { ["AgentLink:MaxBatchBytes"] = "65536" });
+        var connection = run.Connection;
+        await using var holder = await EventOrderLockHolder.TakeAsync(run.Env.Database, timeout.Token);
+
+        var handedOver = connection.MessagesHandedOver + 1;
+        var stop = await run.Agent.SendAsync(Hook(run.Evidence, "Stop"), timeout.Token);
+        await TakenByTheLoopAsync(run, handedOver, timeout.Token);
+        var pre = await run.Agent.SendAsync(Large(Hook(run.Evidence, "PreToolUse")), timeout.Token);
+        await ProbeAsync(run, () => connection.MessagesHandedOver == handedOver + 1, "the stream handed the hook over", timeout.Token);
+        var post = await run.Agent.SendAsync(Large(Hook(run.Evidence, "PostToolUse")), timeout.Token);
+        await holder.DisposeAsync();
+        await run.Agent.WaitForAckAsync(post, timeout.Token);
+
+        // Each batch is a transaction, or a savepoint of one: either way its rows carry an xmin of their own.
+        var versions = await TransactionsOfAsync(run, [stop, pre, post], timeout.Token);
+        versions[pre].Should().NotBe(versions[post], "the second would have taken the batch past 64 KiB");
+        versions[stop].Should().NotBe(versions[pre]);
+
+        static AgentMessage Large(AgentMessage hook)
+        {
+            hook.HookEvent.RawJson = hook.HookEvent.RawJson[..^1] + ",\"padding\":\"" + new string('x', 40 * 1024) + "\"}";
+            return hook;
+        }
+    }
+
     /// <summary>The transaction (xmin) that stored each seq's event row.</summary>
     private static async Task<Dictionary<ulong, uint>> TransactionsOfAsync(PromptRun run, ulong[] seqs, CancellationToken cancellationToken)
     {
@@ -169,11 +199,12 @@ public sealed class PipelineTests(PostgresFixture postgres)
     /// A broker, an agent with a session whose hooks the stream remembers, and a prompt SendPrompt put on the stream (so
     /// its receipt, and then its reply, can be stored from memory).
     /// </summary>
-    private async Task<PromptRun> PromptOnTheStreamAsync(CancellationToken cancellationToken)
+    private async Task<PromptRun> PromptOnTheStreamAsync(CancellationToken cancellationToken, Dictionary<string, string?>? settings = null)
     {
         // The prompt expiry sweep takes the event-order lock every few seconds; it must not take a batch's place in line.
-        var env = await SteeringEnv.StartAsync<PipelineTests>(
-            postgres, new Dictionary<string, string?> { ["Prompts:ExpirySweepInterval"] = "01:00:00" }, cancellationToken: cancellationToken);
+        settings ??= [];
+        settings["Prompts:ExpirySweepInterval"] = "01:00:00";
+        var env = await SteeringEnv.StartAsync<PipelineTests>(postgres, settings, cancellationToken: cancellationToken);
         var agent = await SimulatedAgent.EnrollAsync(env.Database, cancellationToken: cancellationToken);
         await agent.ConnectAsync(env.Broker, cancellationToken);
         var claudeId = Guid.NewGuid();
