@@ -58,8 +58,8 @@ internal sealed class GrpcUnaryCall : IDisposable
     private ByteBuffer? _headerBlock;
     private bool _headerBlockEndsStream;
     private int _httpStatus;
-    private HeaderFields _headers = HeaderFields.Empty;
-    private HeaderFields _trailers = HeaderFields.Empty;
+    private HeaderFields _headers = new();
+    private HeaderFields _trailers = new();
     private readonly ByteBuffer _body = new();
     private int _messageLength = -1;
     private string? _goAway;

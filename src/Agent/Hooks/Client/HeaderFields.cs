@@ -10,8 +10,6 @@ internal sealed class HeaderFields
     private string[] _names = new string[8];
     private string[] _values = new string[8];
 
-    public static HeaderFields Empty { get; } = new();
-
     public int Count { get; private set; }
 
     public void Add(string name, string value)

@@ -37,7 +37,8 @@ internal sealed class HpackDecoder(int maxHeaderListSize, int settingsTableSize 
 
     // Oldest first, newest last: HPACK index 62 is the last entry. Arrays of strings, not a List of tuples: List's
     // Insert and growth over a value tuple are generic code ReadyToRun leaves to the JIT, a cold client's milliseconds.
-    // The table holds at most DefaultTableSize / EntryOverhead entries, so eviction may shift the arrays.
+    // Every entry costs at least EntryOverhead, so the table never holds more than settingsTableSize / EntryOverhead
+    // entries (128 at the default size), few enough that eviction shifts the arrays.
     private readonly string[] _names = new string[settingsTableSize / EntryOverhead];
     private readonly string[] _values = new string[settingsTableSize / EntryOverhead];
     private int _count;
