@@ -8,17 +8,17 @@ namespace Relay.Broker.Tests.Hosting;
 /// </summary>
 public sealed class RuntimeConfigTests
 {
-    [Theory]
-    [InlineData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", "0")] // idle workers do not spin (perf: 40 % of samples)
-    [InlineData("System.GC.RetainVM", "true")] // freed heap memory kept for reuse (perf: 8 % of samples zeroing new pages)
-    public void RuntimeConfig_Broker_ShipsTheSetting(string name, string expected)
+    [Fact]
+    public void RuntimeConfig_ThreadPool_DoesNotSpinIdleWorkers()
     {
+        // Idle workers spinning took 40 % of the broker's samples under ingest load, CPU PostgreSQL needed (docs/broker.md).
         var path = Path.Combine(AppContext.BaseDirectory, "relay-broker.runtimeconfig.json");
         File.Exists(path).Should().BeTrue($"the broker's runtimeconfig is copied beside the tests ({path})");
 
         using var document = JsonDocument.Parse(File.ReadAllText(path));
         var properties = document.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-        properties.TryGetProperty(name, out var value).Should().BeTrue("Relay.Broker.csproj sets " + name);
-        (value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()).Should().Be(expected);
+        properties.TryGetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", out var value)
+            .Should().BeTrue("Relay.Broker.csproj sets the spin limit");
+        value.GetInt32().Should().Be(0);
     }
 }
