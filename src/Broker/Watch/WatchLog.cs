@@ -11,4 +11,12 @@ internal static partial class WatchLog
 
     [LoggerMessage(EventId = 3102, EventName = "WatcherOverflowed", Level = LogLevel.Information, Message = "A watcher fell more than {Capacity} events behind and is told to resume from its cursor")]
     public static partial void WatcherOverflowed(ILogger logger, int capacity);
+
+    [LoggerMessage(EventId = 3103, EventName = "StalledWriteGraceStarted", Level = LogLevel.Debug,
+        Message = "A watch has to end while a response write waits on its watcher; the watcher has {Grace} to take it and read why")]
+    public static partial void StalledWriteGraceStarted(ILogger logger, TimeSpan grace);
+
+    [LoggerMessage(EventId = 3104, EventName = "StalledWatcherReset", Level = LogLevel.Information,
+        Message = "A watch had to end while a response write waited on a watcher that did not take it within {Grace}; its stream is reset")]
+    public static partial void StalledWriteReset(ILogger logger, TimeSpan grace);
 }

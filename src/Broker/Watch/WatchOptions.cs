@@ -28,4 +28,13 @@ internal sealed class WatchOptions
     /// <summary>Events read per query, by the live feed and by replays. Default 256.</summary>
     [Range(1, 10_000, ErrorMessage = "Watch:BatchSize must be between 1 and 10000, e.g. 256.")]
     public int BatchSize { get; set; } = 256;
+
+    /// <summary>
+    /// When a watch has to end (its buffer overflowed, or its token was revoked) while a response write waits on a
+    /// watcher that is not reading, how long the watcher gets to take that write and so read the status with the
+    /// cursor to resume from. After that its stream is reset: gRPC clients see RESOURCE_EXHAUSTED (ENHANCE_YOUR_CALM)
+    /// after an overflow, CANCELLED after a revocation. Default 10 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Watch:StalledWriteGrace must be between 0 and 10 minutes, e.g. 00:00:10.")]
+    public TimeSpan StalledWriteGrace { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -10,15 +10,14 @@ namespace Relay.Broker.Watch;
 /// </summary>
 internal sealed class WatchSession(
     WatchPlan plan,
-    CancellationTokenSource writes,
     TimelineReader reader,
     TimelineMapper mapper,
     EventFeed feed,
     WatchOptions options,
-    TimeProvider timeProvider) : IDisposable
+    TimeProvider timeProvider,
+    ILogger logger) : IDisposable
 {
     private WatchSubscription? _subscription;
-    private CancellationTokenRegistration _overflowRegistration;
 
     /// <summary>The position of the last event or checkpoint handed out.</summary>
     public long Position { get; private set; }
@@ -26,20 +25,16 @@ internal sealed class WatchSession(
     /// <summary>True once the live buffer overflowed: the stream ends with RESOURCE_EXHAUSTED.</summary>
     public bool IsOverflowed => _subscription?.Overflowed.IsCancellationRequested == true;
 
-    /// <summary>
-    /// For the response writes: the call's token, also cancelled when the buffer overflows, so a write stuck behind a
-    /// reader that stopped reading does not keep the stream (and its buffer) alive.
-    /// </summary>
-    public CancellationToken WriteToken => writes.Token;
-
     public int Capacity => options.BufferCapacity;
 
     public IAsyncEnumerable<WatchResponse> ReadAllAsync(CancellationToken cancellationToken) => ReadCoreAsync(cancellationToken);
 
+    /// <summary>Waits for one response write; false when the caller must reset the stream (see <see cref="WriteWait"/>).</summary>
+    public Task<bool> WaitForWriteAsync(Task write, CancellationToken ending) =>
+        WriteWait.WaitAsync(write, options.StalledWriteGrace, timeProvider, logger, _subscription?.Overflowed ?? CancellationToken.None, ending);
+
     public void Dispose()
     {
-        _overflowRegistration.Dispose();
-        writes.Dispose();
         if (_subscription is { } subscription)
         {
             feed.Unsubscribe(subscription);
@@ -84,9 +79,7 @@ internal sealed class WatchSession(
 
     private async Task<(WatchSubscription, long)> SubscribeAsync(CancellationToken cancellationToken)
     {
-        var (subscription, position) = await feed.SubscribeAsync(plan.Live, cancellationToken);
-        _overflowRegistration = subscription.Overflowed.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), writes);
-        return (subscription, position);
+        return await feed.SubscribeAsync(plan.Live, cancellationToken);
     }
 
     /// <summary>Events from the database after <see cref="Position"/> up to <paramref name="upTo"/>.</summary>

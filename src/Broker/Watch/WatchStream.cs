@@ -19,7 +19,8 @@ internal sealed class WatchStream(
     TimelineMapper mapper,
     EventFeed feed,
     IOptions<WatchOptions> options,
-    TimeProvider timeProvider)
+    TimeProvider timeProvider,
+    ILogger<WatchStream> logger)
 {
     public async Task<WatchSession> OpenAsync(WatchRequest request, CancellationToken cancellationToken)
     {
@@ -43,8 +44,7 @@ internal sealed class WatchStream(
 
         var filter = new WatchFilter(session?.Id.ToString("D"), machineIds?.Select(m => m.ToString("D")).ToHashSet(), kinds.ToHashSet());
         var replay = new TimelineFilter(TimelineKinds.Stored(kinds), session?.Id, machineIds);
-        var writes = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        return new WatchSession(new WatchPlan(filter, replay, start, request.OmitRawJson), writes, reader, mapper, feed, options.Value, timeProvider);
+        return new WatchSession(new WatchPlan(filter, replay, start, request.OmitRawJson), reader, mapper, feed, options.Value, timeProvider, logger);
     }
 
     internal static WatchResponse Checkpoint(long position, bool caughtUp, TimeProvider time) => new()

@@ -8,6 +8,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _messages = new();
     private readonly ConcurrentQueue<(string Category, string Message, long? ConnectorId)> _entries = new();
+    private readonly Waiters _waiters = new();
 
     public IReadOnlyCollection<string> Messages => _messages;
 
@@ -17,13 +18,55 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
     /// </summary>
     public IReadOnlyCollection<(string Category, string Message, long? ConnectorId)> Entries => _entries;
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _messages, _entries);
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _messages, _entries, _waiters);
+
+    /// <summary>Completes once a message that <paramref name="match"/> accepts has been logged (before or after this call).</summary>
+    public Task WaitForAsync(Func<string, bool> match, CancellationToken cancellationToken)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _waiters.Add(match, seen);
+        // Registered first, then checked: a message logged in between is seen by one of the two.
+        if (_messages.Any(match))
+        {
+            seen.TrySetResult();
+        }
+
+        return seen.Task.WaitAsync(cancellationToken);
+    }
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<string> messages, ConcurrentQueue<(string, string, long?)> entries) : ILogger
+    private sealed class Waiters
+    {
+        private readonly Lock _lock = new();
+        private readonly List<(Func<string, bool> Match, TaskCompletionSource Seen)> _waiting = [];
+
+        public void Add(Func<string, bool> match, TaskCompletionSource seen)
+        {
+            lock (_lock)
+            {
+                _waiting.Add((match, seen));
+            }
+        }
+
+        public void Notify(string message)
+        {
+            lock (_lock)
+            {
+                foreach (var (match, seen) in _waiting)
+                {
+                    if (match(message))
+                    {
+                        seen.TrySetResult();
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> messages, ConcurrentQueue<(string, string, long?)> entries, Waiters waiters) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -47,6 +90,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
             }
 
             entries.Enqueue((category, message, connector));
+            waiters.Notify(message);
         }
     }
 }
