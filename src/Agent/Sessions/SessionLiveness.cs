@@ -42,12 +42,17 @@ internal sealed partial class SessionLiveness(
         await approvals.OnSessionsGoneAsync(gone, cancellationToken);
     }
 
-    /// <summary>Spools the complete list of live sessions.</summary>
-    public async ValueTask SpoolSnapshotAsync(CancellationToken cancellationToken)
-    {
-        var snapshot = new SessionSnapshot { TakenAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()), Sessions = { tracker.Snapshot() } };
-        await spool.AppendAsync(new AgentMessage { SessionSnapshot = snapshot }, cancellationToken);
-    }
+    /// <summary>
+    /// Spools the complete list of live sessions, taken when the spool gives it its seq: a list taken earlier could miss
+    /// a session whose first hook is spooled in between, and the broker would end that new session as a ghost.
+    /// </summary>
+    public async ValueTask SpoolSnapshotAsync(CancellationToken cancellationToken) =>
+        await spool.AppendAsync(
+            () => new AgentMessage
+            {
+                SessionSnapshot = new SessionSnapshot { TakenAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()), Sessions = { tracker.Snapshot() } },
+            },
+            cancellationToken);
 
     private static partial class Log
     {

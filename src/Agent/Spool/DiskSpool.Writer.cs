@@ -108,7 +108,17 @@ internal sealed partial class DiskSpool
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var request in batch)
         {
-            var message = request.Message;
+            AgentMessage message;
+            try
+            {
+                message = request.Compose();
+            }
+            catch (Exception ex)
+            {
+                request.Fail(ex);
+                continue;
+            }
+
             message.Seq = nextSeq;
             var size = SpoolSegment.RecordHeaderBytes + SpoolSegment.BodyPrefixBytes + message.CalculateSize();
             if (size - SpoolSegment.RecordHeaderBytes > _options.MaxItemBytes + SpoolSegment.BodyPrefixBytes)

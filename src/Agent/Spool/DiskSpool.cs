@@ -114,7 +114,7 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
         }
     }
 
-    public async ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken)
+    public ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         if (!IsSequenced(message.BodyCase))
@@ -122,14 +122,24 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
             throw new ArgumentException($"Only sequenced messages are spooled, not {message.BodyCase}.", nameof(message));
         }
 
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (message.Traceparent.Length == 0)
         {
             // The span that produced the message (a hook, a reply) becomes the parent of the broker's span that stores it.
             message.Traceparent = Diagnostics.AgentTelemetry.CurrentTraceparent();
         }
 
-        var request = new AppendRequest(message);
+        return EnqueueAsync(new AppendRequest(message), cancellationToken);
+    }
+
+    public ValueTask<ulong> AppendAsync(Func<AgentMessage> compose, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(compose);
+        return EnqueueAsync(new AppendRequest(compose, Diagnostics.AgentTelemetry.CurrentTraceparent()), cancellationToken);
+    }
+
+    private async ValueTask<ulong> EnqueueAsync(AppendRequest request, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         try
         {
             await _queue.Writer.WriteAsync(request, cancellationToken);
@@ -398,9 +408,40 @@ internal sealed partial class DiskSpool : IAgentSpool, IAsyncDisposable
     /// <see cref="Succeed"/> with <c>inline</c> does that, outside the spool's locks; everything else goes through the
     /// thread pool.
     /// </remarks>
-    private sealed class AppendRequest(AgentMessage message)
+    private sealed class AppendRequest
     {
-        public AgentMessage Message { get; } = message;
+        private readonly Func<AgentMessage>? _compose;
+        private readonly string _traceparent = string.Empty;
+        private AgentMessage? _message;
+
+        public AppendRequest(AgentMessage message) => _message = message;
+
+        public AppendRequest(Func<AgentMessage> compose, string traceparent) => (_compose, _traceparent) = (compose, traceparent);
+
+        /// <summary>
+        /// The message; one given as a composer is composed here, on the writer, just before it gets its seq.
+        /// </summary>
+        /// <exception cref="ArgumentException">The composer made a message that is not spooled (unsequenced).</exception>
+        public AgentMessage Compose()
+        {
+            if (_message is null)
+            {
+                var message = _compose!();
+                if (!IsSequenced(message.BodyCase))
+                {
+                    throw new ArgumentException($"Only sequenced messages are spooled, not {message.BodyCase}.");
+                }
+
+                if (message.Traceparent.Length == 0)
+                {
+                    message.Traceparent = _traceparent;
+                }
+
+                _message = message;
+            }
+
+            return _message;
+        }
 
         public TaskCompletionSource<ulong> Completion { get; } = new();
 

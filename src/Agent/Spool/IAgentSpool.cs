@@ -26,6 +26,14 @@ internal interface IAgentSpool
     /// </summary>
     ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Like <see cref="AppendAsync(AgentMessage, CancellationToken)"/>, but the message is made by
+    /// <paramref name="compose"/> when its seq is assigned, so it reflects everything that happened before each message
+    /// spooled ahead of it. For state reports (a SessionSnapshot) that must not be older than the events before them.
+    /// A composer that throws fails the append with its exception.
+    /// </summary>
+    ValueTask<ulong> AppendAsync(Func<AgentMessage> compose, CancellationToken cancellationToken);
+
     /// <summary>Up to <paramref name="max"/> spooled messages with seq &gt; <paramref name="afterSeq"/>, in seq order.</summary>
     IReadOnlyList<AgentMessage> ReadAfter(ulong afterSeq, int max);
 

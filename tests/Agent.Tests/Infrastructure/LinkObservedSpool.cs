@@ -23,6 +23,13 @@ internal sealed class LinkObservedSpool(DiskSpool inner) : IAgentSpool
         return seq;
     }
 
+    public async ValueTask<ulong> AppendAsync(Func<AgentMessage> compose, CancellationToken cancellationToken)
+    {
+        var seq = await Inner.AppendAsync(compose, cancellationToken);
+        Changed();
+        return seq;
+    }
+
     public IReadOnlyList<AgentMessage> ReadAfter(ulong afterSeq, int max) => Inner.ReadAfter(afterSeq, max);
 
     public ValueTask WaitForMessagesAfterAsync(ulong afterSeq, CancellationToken cancellationToken) => Inner.WaitForMessagesAfterAsync(afterSeq, cancellationToken);

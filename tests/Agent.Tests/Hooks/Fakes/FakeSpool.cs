@@ -50,6 +50,8 @@ internal sealed class FakeSpool : IAgentSpool, IDisposable
 
     public IReadOnlyList<HookEvent> HookEvents => Messages.Where(m => m.HookEvent is not null).Select(m => m.HookEvent).ToList();
 
+    public ValueTask<ulong> AppendAsync(Func<AgentMessage> compose, CancellationToken cancellationToken) => AppendAsync(compose(), cancellationToken);
+
     public async ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken)
     {
         if (BeforeAppend is { } before)

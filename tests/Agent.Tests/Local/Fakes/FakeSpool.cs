@@ -49,13 +49,31 @@ internal sealed class FakeSpool : IAgentSpool
     public IReadOnlyList<T> All<T>(Func<AgentMessage, T?> select)
         where T : class => Messages.Select(select).OfType<T>().ToList();
 
-    public ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken)
+    public ValueTask<ulong> AppendAsync(AgentMessage message, CancellationToken cancellationToken) => AppendNowAsync(() => message, cancellationToken);
+
+    /// <summary>When set, appends given as a composer wait for it before they are composed (a busy spool writer).</summary>
+    public Task? ComposeGate { get; set; }
+
+    /// <summary>Composes the message under the lock that gives it its seq, as the disk spool does.</summary>
+    public async ValueTask<ulong> AppendAsync(Func<AgentMessage> compose, CancellationToken cancellationToken)
+    {
+        if (ComposeGate is { } gate)
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+
+        return await AppendNowAsync(compose, cancellationToken);
+    }
+
+    private ValueTask<ulong> AppendNowAsync(Func<AgentMessage> compose, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         List<TaskCompletionSource<AgentMessage>> found;
         ulong seq;
+        AgentMessage message;
         lock (_lock)
         {
+            message = compose();
             seq = _next++;
             message.Seq = seq;
             _messages.Add(message);
