@@ -145,7 +145,7 @@ public sealed class GrpcUnaryCallTests : IDisposable
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
         listener.Listen(0);
-        var queued = FillBacklog(SocketPath);
+        var queued = ListenBacklog.Fill(SocketPath);
         try
         {
             var budget = TimeSpan.FromMilliseconds(400);
@@ -433,27 +433,6 @@ public sealed class GrpcUnaryCallTests : IDisposable
         Task.Run(() => GrpcUnaryCall.Invoke(SocketPath, path, message, CallBudget.StartNew(budget)));
 
     /// <summary>Connects non-blocking clients until the listener's backlog is full (connect says EAGAIN).</summary>
-    private static List<Socket> FillBacklog(string path)
-    {
-        var queued = new List<Socket>();
-        for (var i = 0; i < 16; i++)
-        {
-            var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
-            try
-            {
-                client.Connect(new UnixDomainSocketEndPoint(path));
-                queued.Add(client);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
-            {
-                client.Dispose();
-                return queued;
-            }
-        }
-
-        throw new InvalidOperationException("The listen backlog never filled up.");
-    }
-
     /// <summary>Node's built-in HTTP/2 server (nghttp2) answering like a gRPC server: echo, or INVALID_ARGUMENT on /Refuse.</summary>
     private sealed class NodeHttp2Echo : IDisposable
     {
