@@ -27,19 +27,12 @@ public sealed class WatchEndingTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var logs = new CapturingLoggerProvider();
         await using var env = await StartAsync(logs, grace: "00:10:00", timeout.Token);
-        var (watch, session, selector, expected) = await StuckWatchAsync(env, timeout.Token);
 
-        expected.AddRange(await SeedAsync(env, session, Capacity, timeout.Token));
-        await logs.WaitForAsync(m => m.Contains("to take it and read why"), timeout.Token);
-        var failure = await FluentActions.Awaiting(() => watch.UntilAsync(_ => false, timeout.Token)).Should().ThrowAsync<RpcException>();
-        var received = watch.Events.Select(e => e.Cursor).ToList();
-        watch.Dispose();
-        using var resumed = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector, AfterCursor = watch.LastCursor }, SteeringEnv.Call(timeout.Token)));
-        await resumed.UntilAsync(w => received.Count + w.Events.Count >= expected.Count, timeout.Token);
+        var (failure, _, all, expected) = await OverflowStuckWatchAsync(env, logs, waitFor: "to take it and read why", timeout.Token);
 
-        failure.Which.StatusCode.Should().Be(StatusCode.ResourceExhausted, failure.Which.Status.Detail);
-        failure.Which.Status.Detail.Should().Contain("after_cursor");
-        received.Concat(resumed.Events.Select(e => e.Cursor)).Should().Equal(expected);
+        failure.StatusCode.Should().Be(StatusCode.ResourceExhausted, failure.Status.Detail);
+        failure.Status.Detail.Should().Contain("after_cursor");
+        all.Should().Equal(expected);
         logs.Messages.Should().NotContain(m => m.Contains("stream is reset"));
     }
 
@@ -49,20 +42,13 @@ public sealed class WatchEndingTests(PostgresFixture postgres)
         using var timeout = TestTimeout.Start();
         var logs = new CapturingLoggerProvider();
         await using var env = await StartAsync(logs, grace: "00:00:00", timeout.Token);
-        var (watch, session, selector, expected) = await StuckWatchAsync(env, timeout.Token);
 
-        expected.AddRange(await SeedAsync(env, session, Capacity, timeout.Token));
-        await logs.WaitForAsync(m => m.Contains("stream is reset"), timeout.Token);
-        var failure = await FluentActions.Awaiting(() => watch.UntilAsync(_ => false, timeout.Token)).Should().ThrowAsync<RpcException>();
-        var received = watch.Events.Select(e => e.Cursor).ToList();
-        watch.Dispose();
-        using var resumed = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector, AfterCursor = watch.LastCursor }, SteeringEnv.Call(timeout.Token)));
-        await resumed.UntilAsync(w => received.Count + w.Events.Count >= expected.Count, timeout.Token);
+        var (failure, received, all, expected) = await OverflowStuckWatchAsync(env, logs, waitFor: "stream is reset", timeout.Token);
 
         // ENHANCE_YOUR_CALM, which gRPC clients (relayctl watch among them) take as RESOURCE_EXHAUSTED and resume.
-        failure.Which.StatusCode.Should().Be(StatusCode.ResourceExhausted, failure.Which.Status.Detail);
+        failure.StatusCode.Should().Be(StatusCode.ResourceExhausted, failure.Status.Detail);
         received.Count.Should().BeLessThan(expected.Count);
-        received.Concat(resumed.Events.Select(e => e.Cursor)).Should().Equal(expected);
+        all.Should().Equal(expected);
     }
 
     [Fact]
@@ -109,19 +95,28 @@ public sealed class WatchEndingTests(PostgresFixture postgres)
     /// <summary>
     /// A watch of a new session whose watcher has read one of <see cref="Capacity"/> large events and then stops
     /// reading: the broker's write is stuck on flow control and the rest wait in the buffer, which is full but has not
-    /// overflowed. The next events overflow it.
+    /// overflowed. As many again overflow it; once <paramref name="waitFor"/> is logged the watcher reads on until its
+    /// watch fails, and resumes from its last cursor.
     /// </summary>
-    private static async Task<(WatchReader Watch, RelaySession Session, SessionSelector Selector, List<string> Expected)> StuckWatchAsync(SteeringEnv env, CancellationToken cancellationToken)
+    private static async Task<(RpcException Failure, List<string> Received, List<string> All, List<string> Expected)> OverflowStuckWatchAsync(
+        SteeringEnv env, CapturingLoggerProvider logs, string waitFor, CancellationToken cancellationToken)
     {
         var machine = await SteeringSeed.MachineAsync(env.Database, cancellationToken: cancellationToken);
         var session = await SteeringSeed.SessionAsync(env.Database, machine, cancellationToken: cancellationToken);
         var selector = new SessionSelector { SessionId = session.Id.ToString() };
-        var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector }, SteeringEnv.Call(cancellationToken)));
+        using var watch = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector }, SteeringEnv.Call(cancellationToken)));
         await watch.NextAsync(cancellationToken);
         var expected = await SeedAsync(env, session, Capacity, cancellationToken);
         // One event read proves the broker is writing them; it can write only a few more before the window is full.
         await watch.UntilAsync(w => w.Events.Count >= 1, cancellationToken);
-        return (watch, session, selector, expected);
+
+        expected.AddRange(await SeedAsync(env, session, Capacity, cancellationToken));
+        await logs.WaitForAsync(m => m.Contains(waitFor), cancellationToken);
+        var failure = await FluentActions.Awaiting(() => watch.UntilAsync(_ => false, cancellationToken)).Should().ThrowAsync<RpcException>();
+        var received = watch.Events.Select(e => e.Cursor).ToList();
+        using var resumed = new WatchReader(env.Viewer.WatchAsync(new WatchRequest { Session = selector, AfterCursor = watch.LastCursor }, SteeringEnv.Call(cancellationToken)));
+        await resumed.UntilAsync(w => received.Count + w.Events.Count >= expected.Count, cancellationToken);
+        return (failure.Which, received, [.. received, .. resumed.Events.Select(e => e.Cursor)], expected);
     }
 
     private static async Task<List<string>> SeedAsync(SteeringEnv env, RelaySession session, int count, CancellationToken cancellationToken)

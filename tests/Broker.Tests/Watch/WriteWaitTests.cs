@@ -32,12 +32,8 @@ public sealed class WriteWaitTests
     public async Task WaitAsync_OverflowThenWatcherTakesTheWriteWithinGrace_True()
     {
         using var timeout = TestTimeout.Start();
-        using var overflowed = new CancellationTokenSource();
-        var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (write, wait) = await MustEndWhileTheWriteWaitsAsync(byOverflow: true, timeout.Token);
 
-        var wait = WriteWait.WaitAsync(write.Task, Grace, _time, NullLogger.Instance, overflowed.Token, CancellationToken.None);
-        await overflowed.CancelAsync();
-        await _time.WaitForTimerAsync((due, _) => due == Grace, timeout.Token);
         _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
         write.SetResult();
 
@@ -48,12 +44,8 @@ public sealed class WriteWaitTests
     public async Task WaitAsync_OverflowAndTheWriteStaysStuck_FalseOnlyOnceTheGraceHasPassed()
     {
         using var timeout = TestTimeout.Start();
-        using var overflowed = new CancellationTokenSource();
-        var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (write, wait) = await MustEndWhileTheWriteWaitsAsync(byOverflow: true, timeout.Token);
 
-        var wait = WriteWait.WaitAsync(write.Task, Grace, _time, NullLogger.Instance, overflowed.Token, CancellationToken.None);
-        await overflowed.CancelAsync();
-        await _time.WaitForTimerAsync((due, _) => due == Grace, timeout.Token);
         _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
         var earlier = wait.IsCompleted;
         _time.Advance(TimeSpan.FromMilliseconds(1));
@@ -67,12 +59,8 @@ public sealed class WriteWaitTests
     public async Task WaitAsync_CallEndingAndTheWriteStaysStuck_FalseAfterTheGrace()
     {
         using var timeout = TestTimeout.Start();
-        using var ending = new CancellationTokenSource();
-        var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (_, wait) = await MustEndWhileTheWriteWaitsAsync(byOverflow: false, timeout.Token);
 
-        var wait = WriteWait.WaitAsync(write.Task, Grace, _time, NullLogger.Instance, CancellationToken.None, ending.Token);
-        await ending.CancelAsync();
-        await _time.WaitForTimerAsync((due, _) => due == Grace, timeout.Token);
         _time.Advance(Grace);
 
         (await wait.WaitAsync(timeout.Token)).Should().BeFalse();
@@ -116,5 +104,20 @@ public sealed class WriteWaitTests
         Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true).Should().BeFalse();
 
         results.Should().ContainSingle().Which.ErrorMessage.Should().Contain("Watch:StalledWriteGrace").And.Contain("e.g. 00:00:10");
+    }
+
+    /// <summary>
+    /// A write that has not completed when the watch has to end (its buffer overflowed, or its call is ending): returns
+    /// the write and the wait once the grace period's timer is armed.
+    /// </summary>
+    private async Task<(TaskCompletionSource Write, Task<bool> Wait)> MustEndWhileTheWriteWaitsAsync(bool byOverflow, CancellationToken cancellationToken)
+    {
+        var end = new CancellationTokenSource();
+        var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var wait = WriteWait.WaitAsync(
+            write.Task, Grace, _time, NullLogger.Instance, byOverflow ? end.Token : CancellationToken.None, byOverflow ? CancellationToken.None : end.Token);
+        await end.CancelAsync();
+        await _time.WaitForTimerAsync((due, _) => due == Grace, cancellationToken);
+        return (write, wait);
     }
 }
