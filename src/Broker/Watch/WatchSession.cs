@@ -77,10 +77,8 @@ internal sealed class WatchSession(
         }
     }
 
-    private async Task<(WatchSubscription, long)> SubscribeAsync(CancellationToken cancellationToken)
-    {
-        return await feed.SubscribeAsync(plan.Live, cancellationToken);
-    }
+    private Task<(WatchSubscription Subscription, long Position)> SubscribeAsync(CancellationToken cancellationToken) =>
+        feed.SubscribeAsync(plan.Live, cancellationToken);
 
     /// <summary>Events from the database after <see cref="Position"/> up to <paramref name="upTo"/>.</summary>
     private async IAsyncEnumerable<WatchResponse> ReplayAsync(long upTo, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -26,8 +26,8 @@ internal sealed class UnixSocketException(int errno, string message) : IOExcepti
 /// <remarks>
 /// Sends and the connect are bounded by SO_SNDTIMEO (a full listen backlog makes a blocking connect on a Unix socket
 /// wait for exactly that long); reads by poll(2) with the remaining time, so <see cref="WaitReadable"/> never blocks
-/// past its timeout. Interrupted calls (EINTR) are repeated, the connect with what is left of its timeout. Send uses MSG_NOSIGNAL: a peer that closed gives EPIPE,
-/// not SIGPIPE.
+/// past its timeout. Interrupted calls (EINTR) are repeated, the connect with what is left of its timeout. Send uses
+/// MSG_NOSIGNAL: a peer that closed gives EPIPE, not SIGPIPE.
 /// </remarks>
 internal sealed partial class UnixSocket : IDisposable
 {
@@ -79,12 +79,12 @@ internal sealed partial class UnixSocket : IDisposable
             // A connect with SO_SNDTIMEO set is never restarted after a signal handler ran, whatever SA_RESTART says
             // (signal(7)); a Unix socket's interrupted connect did not connect, so it is asked again for what is left.
             var errno = Marshal.GetLastPInvokeError();
-            var left = deadline - Environment.TickCount64;
             if (errno == UnixSocketException.EISCONN)
             {
                 break;
             }
 
+            var left = deadline - Environment.TickCount64;
             failure = errno != UnixSocketException.EINTR ? Failure("connect to " + path)
                 : left <= 0 ? new UnixSocketException(UnixSocketException.EAGAIN, "connect to " + path + ": timed out")
                 : connected.TrySetSendTimeout(TimeSpan.FromMilliseconds(left)) ? null
