@@ -33,13 +33,17 @@ internal sealed class JournalFile : IDisposable
     private readonly Lock _lock = new();
     private readonly List<Pending> _pending = [];
     private readonly List<Pending> _batch = [];
+    private readonly Action<FileStream> _flushToDisk;
     private bool _writing;
     private bool _disposed;
     private FileStream? _stream;
 
-    public JournalFile(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="flushToDisk">How a batch is made durable: an fsync unless a test needs to hold it.</param>
+    public JournalFile(string path, Action<FileStream>? flushToDisk = null)
     {
         FilePath = path;
+        _flushToDisk = flushToDisk ?? (static stream => stream.Flush(flushToDisk: true));
     }
 
     public string FilePath { get; }
@@ -66,9 +70,19 @@ internal sealed class JournalFile : IDisposable
     /// once the operating system has it: it survives the agent's crash, and reaches the disk with the next durable
     /// append, the next <see cref="Rewrite"/> or the kernel's writeback (a crash of the machine may lose it).
     /// </summary>
-    public async ValueTask AppendAsync(string line, bool durable, CancellationToken cancellationToken)
+    public ValueTask AppendAsync(string line, bool durable, CancellationToken cancellationToken) =>
+        QueueAsync(Encoding.UTF8.GetBytes(line + "\n"), durable, cancellationToken);
+
+    /// <summary>
+    /// Returns once every line appended before this call is on disk: it shares the fsync of a batch being written, or
+    /// has one of its own. For a caller that acts on a line as soon as the operating system has it (a non-durable
+    /// append) and needs it on disk only before it tells anyone else.
+    /// </summary>
+    public ValueTask SyncAsync(CancellationToken cancellationToken) => QueueAsync([], durable: true, cancellationToken);
+
+    private async ValueTask QueueAsync(byte[] bytes, bool durable, CancellationToken cancellationToken)
     {
-        var pending = new Pending(Encoding.UTF8.GetBytes(line + "\n"), durable);
+        var pending = new Pending(bytes, durable);
         bool lead;
         lock (_lock)
         {
@@ -215,7 +229,7 @@ internal sealed class JournalFile : IDisposable
 
             if (durable)
             {
-                _stream.Flush(flushToDisk: true);
+                _flushToDisk(_stream);
             }
 
             foreach (var pending in _batch.Where(p => p.Durable))

@@ -94,9 +94,14 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
     }
 
     /// <summary>
-    /// Takes a prompt into the queue: on disk before this returns, then written to its session's channel if one is
-    /// attached. False when the prompt id is known already (a retransmission): nothing happens.
+    /// Takes a prompt into the queue and writes it to its session's channel if one is attached; returns once it is on
+    /// disk. False when the prompt id is known already (a retransmission): nothing happens.
     /// </summary>
+    /// <remarks>
+    /// The channel gets the prompt as soon as its line is in the journal file, while the fsync runs: only the broker's
+    /// ack, which the caller sends after this returns, needs the disk. If the agent dies before the fsync, the broker,
+    /// never acked, sends the prompt again, and a channel that had it acks it as a duplicate without showing it twice.
+    /// </remarks>
     public async ValueTask<bool> EnqueueAsync(PromptDelivery delivery, string launchId, bool local, CancellationToken cancellationToken)
     {
         EnsureLoaded();
@@ -111,13 +116,33 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
         }
 
         var prompt = new QueuedPrompt { Delivery = delivery, LaunchId = launchId, Local = local, ReceivedAt = _time.GetUtcNow() };
+        var queued = false;
         try
         {
-            await _store.AddAsync(prompt, cancellationToken);
+            await _store.WriteAsync(prompt, cancellationToken);
             lock (_lock)
             {
                 _prompts[prompt.Id] = prompt;
             }
+
+            queued = true;
+            PromptLog.Queued(_logger, delivery.PromptId, delivery.SessionId, launchId);
+            Dispatch();
+            await _store.SyncAsync(cancellationToken);
+        }
+        catch when (queued)
+        {
+            // Not known to be on disk, so the broker is not acked and will send it again: forget it unless a channel has
+            // taken it already (it is delivered then, and its receipt is spooled), so that the re-send is written anew.
+            lock (_lock)
+            {
+                if (_prompts.TryGetValue(prompt.Id, out var held) && ReferenceEquals(held, prompt) && held.State == PromptState.Pending)
+                {
+                    _prompts.Remove(prompt.Id);
+                }
+            }
+
+            throw;
         }
         finally
         {
@@ -127,8 +152,6 @@ internal sealed partial class PromptQueue : IQueuedPromptCounter
             }
         }
 
-        PromptLog.Queued(_logger, delivery.PromptId, delivery.SessionId, launchId);
-        Dispatch();
         return true;
     }
 

@@ -9,6 +9,10 @@ namespace Relay.Agent.Prompts;
 /// The prompt queue on disk: <c>&lt;state&gt;/prompts.log</c>, one JSON line per change, fsynced before the change
 /// counts (a PromptDelivery is acked to the broker only after its line is on disk). Replayed and compacted at start.
 /// </summary>
+/// <remarks>
+/// A new prompt's line is written first and fsynced after (<see cref="WriteAsync"/>, then <see cref="SyncAsync"/>), so
+/// that the prompt can go to Claude while the disk catches up: only the broker's ack has to wait for the fsync.
+/// </remarks>
 internal sealed class PromptStore : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault };
@@ -16,8 +20,15 @@ internal sealed class PromptStore : IDisposable
     private readonly JournalFile _journal;
 
     public PromptStore(LocalStateDirectory state)
+        : this(state, flushToDisk: null)
     {
-        _journal = new JournalFile(state.File("prompts.log"));
+    }
+
+    /// <param name="state">The agent's state directory.</param>
+    /// <param name="flushToDisk">How the journal is made durable: an fsync unless a test needs to hold it.</param>
+    internal PromptStore(LocalStateDirectory state, Action<FileStream>? flushToDisk)
+    {
+        _journal = new JournalFile(state.File("prompts.log"), flushToDisk);
     }
 
     /// <summary>Prompts still to deliver and the ids of finished ones (newest last), compacting the file.</summary>
@@ -66,8 +77,15 @@ internal sealed class PromptStore : IDisposable
         return (open.Values.ToList(), finished);
     }
 
-    public ValueTask AddAsync(QueuedPrompt prompt, CancellationToken cancellationToken) =>
-        _journal.AppendAsync(Add(prompt), cancellationToken);
+    /// <summary>
+    /// Writes a new prompt's line; returns once the operating system has it (it survives the agent's crash), not the
+    /// disk: <see cref="SyncAsync"/> before acking it to anyone.
+    /// </summary>
+    public ValueTask WriteAsync(QueuedPrompt prompt, CancellationToken cancellationToken) =>
+        _journal.AppendAsync(Add(prompt), durable: false, cancellationToken);
+
+    /// <summary>Returns once every line written before is on disk.</summary>
+    public ValueTask SyncAsync(CancellationToken cancellationToken) => _journal.SyncAsync(cancellationToken);
 
     /// <summary>Records that the prompt left the queue (delivered, expired or failed).</summary>
     public ValueTask FinishAsync(string promptId, CancellationToken cancellationToken) =>

@@ -39,6 +39,49 @@ public sealed class JournalFileTests
     }
 
     [Fact]
+    public async Task SyncAsync_AfterNotDurableAppend_ReturnsOnlyAfterTheFlush()
+    {
+        using var timeout = TestTimeout.Start();
+        using var directory = new TempDirectory("rlj-");
+        Directory.CreateDirectory(directory.Path);
+        var flush = new HeldFlush(timeout.Token);
+        using var journal = new JournalFile(Path.Combine(directory.Path, "j.log"), flush.Flush);
+
+        await journal.AppendAsync("first", durable: false, timeout.Token);
+        flush.Count.Should().Be(0, "a line that need not be durable does not wait for the disk");
+
+        // The caller that finds nobody writing writes (and flushes) on its own thread.
+        var sync = Task.Run(async () => await journal.SyncAsync(timeout.Token));
+        await flush.EnteredAsync();
+        sync.IsCompleted.Should().BeFalse("the line is on disk only once the flush has returned");
+
+        flush.Release();
+        await sync;
+        flush.Count.Should().Be(1);
+        File.ReadAllText(journal.FilePath, Encoding.UTF8).Should().Be("first\n", "a sync adds nothing to the file");
+    }
+
+    [Fact]
+    public async Task SyncAsync_FlushFails_ThrowsAndTheNextSyncFlushesAgain()
+    {
+        using var timeout = TestTimeout.Start();
+        using var directory = new TempDirectory("rlj-");
+        Directory.CreateDirectory(directory.Path);
+        var flush = new HeldFlush(timeout.Token);
+        using var journal = new JournalFile(Path.Combine(directory.Path, "j.log"), flush.Flush);
+        await journal.AppendAsync("first", durable: false, timeout.Token);
+
+        flush.FailNext(new IOException("disk gone"));
+        flush.Release();
+        var failed = async () => await Task.Run(async () => await journal.SyncAsync(timeout.Token));
+        (await failed.Should().ThrowAsync<IOException>()).WithMessage("*disk gone*");
+
+        flush.Release();
+        await Task.Run(async () => await journal.SyncAsync(timeout.Token));
+        flush.Count.Should().Be(2);
+    }
+
+    [Fact]
     public async Task Rewrite_AfterAppends_ReplacesTheFileAndLaterAppendsFollowIt()
     {
         using var timeout = TestTimeout.Start();

@@ -9,6 +9,7 @@ using Relay.Agent.Hooks;
 using Relay.Agent.Launch;
 using Relay.Agent.Link;
 using Relay.Agent.Local;
+using Relay.Agent.Prompts;
 using Relay.Agent.Sessions;
 using Relay.Agent.Spool;
 using Relay.Agent.Tests.Local.Fakes;
@@ -28,6 +29,9 @@ internal sealed class HarnessOptions
     public bool RealProcesses { get; set; }
 
     public Action<LocalAgentOptions>? Configure { get; set; }
+
+    /// <summary>How the prompt journal is made durable, for a test that holds or fails its fsync; null = an fsync.</summary>
+    public Action<FileStream>? PromptJournalFlush { get; set; }
 }
 
 /// <summary>
@@ -151,6 +155,11 @@ internal sealed class LocalAgentHarness : IAsyncDisposable
         if (!options.RealProcesses)
         {
             builder.Services.AddSingleton<IProcessProbe>(Probe);
+        }
+
+        if (options.PromptJournalFlush is { } flush)
+        {
+            builder.Services.AddSingleton(sp => new PromptStore(sp.GetRequiredService<LocalStateDirectory>(), flush));
         }
 
         builder.Services.AddLocalAgent();
