@@ -37,7 +37,9 @@ internal sealed class HookEvents
             Seq = seq,
             HookEvent = new HookEvent
             {
-                EventId = Guid.NewGuid().ToString("D"),
+                // As relay-agent's http hook endpoint makes them (HookEndpoint): time-ordered, so the broker's unique
+                // index of (machine, event id) grows at its end as it does for real agents.
+                EventId = Guid.CreateVersion7().ToString("D"),
                 Session = _session,
                 HookEventName = pre ? "PreToolUse" : "PostToolUse",
                 RawJson = pre ? _preJson : _postJson,

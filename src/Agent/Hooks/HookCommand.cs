@@ -215,9 +215,13 @@ internal static class HookCommand
         return (int)value;
     }
 
-    /// <summary>A new event id: a random GUID in its "D" form, as <see cref="Guid.ToString()"/> writes it.</summary>
+    /// <summary>
+    /// A new event id: a time-ordered GUID (version 7, as the http hook endpoint makes them) in its "D" form, as
+    /// <see cref="Guid.ToString()"/> writes it. Time-ordered ids keep the broker's unique index of (machine, event id)
+    /// growing at its end instead of touching a random page of it per event.
+    /// </summary>
     /// <remarks>Spelled out because the framework's formatting is vectorized code that ReadyToRun leaves to the JIT.</remarks>
-    internal static string NewEventId() => FormatGuid(Guid.NewGuid());
+    internal static string NewEventId() => FormatGuid(Guid.CreateVersion7());
 
     internal static string FormatGuid(Guid guid)
     {

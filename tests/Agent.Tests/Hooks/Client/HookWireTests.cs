@@ -114,6 +114,20 @@ public sealed class HookWireTests
         Relay.Agent.Hooks.HookCommand.FormatGuid(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff")).Should().Be("00112233-4455-6677-8899-aabbccddeeff");
     }
 
+    [Fact]
+    public void NewEventId_TwoIdsAMillisecondApart_AreTimeOrderedVersion7InTheirTextOrder()
+    {
+        // As the http hook endpoint's: the broker's unique index of (machine, event id) then grows at its end.
+        var first = Relay.Agent.Hooks.HookCommand.NewEventId();
+        var later = DateTimeOffset.UtcNow.AddMilliseconds(1);
+        SpinWait.SpinUntil(() => DateTimeOffset.UtcNow >= later);
+        var second = Relay.Agent.Hooks.HookCommand.NewEventId();
+
+        Guid.Parse(first).Version.Should().Be(7);
+        Guid.Parse(second).Version.Should().Be(7);
+        string.CompareOrdinal(first, second).Should().BeNegative("PostgreSQL orders uuids by their bytes, which is this text's order");
+    }
+
     [Theory]
     [InlineData("250")]
     [InlineData("0")]
