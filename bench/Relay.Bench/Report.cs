@@ -137,7 +137,7 @@ internal static class Report
 
         if (options.Runs("ingest-10k-latency") || options.Runs("prompt-roundtrip") || options.Runs("hook-http"))
         {
-            md.AppendLine("- Before ingest-10k-latency, prompt-roundtrip and hook-http (figures at a fixed load): a CHECKPOINT, and up to 30 s for autovacuum workers to finish, so that the saturating scenarios' backlog in PostgreSQL is not charged to them (DatabaseSettle.cs).");
+            md.AppendLine("- Before ingest-10k-latency, prompt-roundtrip and hook-http (figures at a fixed load): a VACUUM (ANALYZE) of the database, a CHECKPOINT, and up to 30 s for autovacuum workers to finish, so that the saturating scenarios' backlog in PostgreSQL is not charged to them (DatabaseSettle.cs).");
         }
 
         md.AppendLine("- Server CPU/event is the broker's (or the baseline server's) process CPU per event stored; PostgreSQL CPU/event is the postmaster's and its backends'. 100 µs/event on both together is the whole of one core at 10,000 events/s.");
