@@ -18,6 +18,8 @@ internal sealed partial class AgentConnection
     private int _unackedInbound;
     private long _lastHeardTicks;
 
+    private volatile bool _waitingForBudget;
+
     /// <summary>Sequenced messages this stream handed to the commit loop, in a batch of their own or joining one (for tests).</summary>
     internal long MessagesHandedOver => Interlocked.Read(ref _handedOver);
 
@@ -27,14 +29,28 @@ internal sealed partial class AgentConnection
         set => Volatile.Write(ref _lastHeardTicks, value.UtcTicks);
     }
 
-    /// <summary>Request stream → inbound queue, checking what can be checked without the database.</summary>
+    /// <summary>
+    /// Request stream → inbound queue, checking what can be checked without the database. Reads only while the replica's
+    /// InboundBudget has room: unread messages wait in HTTP/2 flow control, not as objects in the broker's memory.
+    /// </summary>
     private async Task ReadAsync()
     {
         var token = _stopReading.Token;
         try
         {
-            while (await _requests.MoveNext(token))
+            while (true)
             {
+                var room = _budget.WaitForRoomAsync(token);
+                if (!room.IsCompletedSuccessfully)
+                {
+                    await WaitForBudgetAsync(room);
+                }
+
+                if (!await _requests.MoveNext(token))
+                {
+                    break;
+                }
+
                 var message = _requests.Current;
                 LastHeard = _services.Time.GetUtcNow();
                 if (Check(message) is { } violation)
@@ -52,6 +68,11 @@ internal sealed partial class AgentConnection
                 }
 
                 var size = message.Seq > 0 ? message.CalculateSize() : 0;
+                if (message.Seq > 0)
+                {
+                    _budget.Add(size);
+                }
+
                 var item = new InboundItem(message, Size: size);
                 if (size > _services.Options.MaxMessageBytes)
                 {
@@ -91,6 +112,24 @@ internal sealed partial class AgentConnection
         finally
         {
             _inbound.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Waits for room in the replica's InboundBudget. Meanwhile the agent's messages, heartbeats among them, wait unread:
+    /// the liveness check does not count that time as silence, and it starts again when reading does.
+    /// </summary>
+    private async Task WaitForBudgetAsync(ValueTask room)
+    {
+        _waitingForBudget = true;
+        try
+        {
+            await room;
+        }
+        finally
+        {
+            LastHeard = _services.Time.GetUtcNow();
+            _waitingForBudget = false;
         }
     }
 
@@ -277,7 +316,7 @@ internal sealed partial class AgentConnection
                 // Alone after all: a transaction of its own (no event-order lock), bounded like handshakes, so that
                 // thousands of streams acking at once do not empty the connection pool.
                 using var slot = await _services.IngestGate.EnterAsync(token);
-                AfterCommit(0, ack, await StoreAsync(batch, ack, after: 0, token)); // moves no position: nothing to wait for
+                AfterCommit(batch, ack, await StoreAsync(batch, ack, after: 0, token)); // moves no position: nothing to wait for
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -334,13 +373,22 @@ internal sealed partial class AgentConnection
             outcome = await StoreAsync(submitted.Batch, submitted.Ack, submitted.After, token);
         }
 
-        AfterCommit(submitted.Batch.Count, submitted.Ack, outcome);
+        AfterCommit(submitted.Batch, submitted.Ack, outcome);
     }
 
-    private void AfterCommit(int sequenced, long? ack, BatchOutcome outcome)
+    /// <summary>Acts on a committed <paramref name="batch"/> (sequenced messages only; empty for an ack stored alone).</summary>
+    private void AfterCommit(List<InboundItem> batch, long? ack, BatchOutcome outcome)
     {
+        var sequenced = batch.Count;
+        var bytes = 0L;
+        foreach (var item in batch)
+        {
+            bytes += item.Size;
+        }
+
         Volatile.Write(ref _committedSeq, outcome.CommittedSeq);
         Interlocked.Add(ref _unackedInbound, -sequenced);
+        _budget.Release(sequenced, bytes);
         // Bindings and notices first, then the Ack: an agent that sees the Ack already knows what the batch caused.
         foreach (var binding in outcome.Bindings)
         {

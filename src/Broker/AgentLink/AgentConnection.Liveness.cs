@@ -18,7 +18,8 @@ internal sealed partial class AgentConnection
             return;
         }
 
-        if (now - LastHeard >= options.PeerTimeout)
+        // A reader waiting for the replica's InboundBudget is not listening: what the agent sent meanwhile is unread.
+        if (now - LastHeard >= options.PeerTimeout && !_waitingForBudget)
         {
             End(new ConnectionEnd(ConnectionEndKind.DeadPeer, $"Nothing was heard from the agent for {options.PeerTimeout}."));
             return;

@@ -23,6 +23,10 @@ internal sealed partial class AgentConnection : IDisposable
     private readonly MachineSessionCache _cache = new();
     private readonly StreamMemory _memory = new();
 
+    // What this stream holds of the replica's InboundBudget: read, not yet committed. AfterCommit gives a batch's share
+    // back; the stream's end gives back the rest.
+    private readonly InboundBudget.Account _budget;
+
     // _stop: the stream is over; abandon work in progress (an uncommitted batch rolls back and is never acked).
     // _stopReading: read no more, but store what was read (agent half-close, graceful shutdown).
     // _stopWriting: the last flush took too long, or the agent is gone.
@@ -45,6 +49,7 @@ internal sealed partial class AgentConnection : IDisposable
         _responses = responses;
         _call = call;
         Hello = hello;
+        _budget = services.InboundBudget.Open();
         Machine = new MachineIdentity(principal.MachineId, principal.MachineName);
         var aborted = call.GetHttpContext().RequestAborted;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(aborted);
@@ -142,6 +147,7 @@ internal sealed partial class AgentConnection : IDisposable
         await ProcessAsync();   // returns once the inbound queue is complete (or the stream is abandoned)
         await _stop.CancelAsync();
         await Task.WhenAll(reader, delivery, briefings);
+        _budget.Close(); // nothing more is read or acked for this stream
 
         var end = _end ?? new ConnectionEnd(ConnectionEndKind.Failure, "The stream ended unexpectedly.");
         if (end.Kind != ConnectionEndKind.AgentGone && end.ToNotice(_services.Options.ShutdownRetryAfter) is { } notice)
@@ -163,6 +169,7 @@ internal sealed partial class AgentConnection : IDisposable
 
     public void Dispose()
     {
+        _budget.Close(); // also when RunAsync never ran or did not get that far
         _stop.Dispose();
         _stopReading.Dispose();
         _stopWriting.Dispose();

@@ -10,6 +10,7 @@ internal sealed class AgentConnectionServices(
     TimeProvider time,
     InboundProcessor inbound,
     IngestGate ingestGate,
+    InboundBudget inboundBudget,
     OutboxFiller filler,
     OutboxStore outbox,
     LinkStateStore linkState,
@@ -25,6 +26,8 @@ internal sealed class AgentConnectionServices(
     public InboundProcessor Inbound { get; } = inbound;
 
     public IngestGate IngestGate { get; } = ingestGate;
+
+    public InboundBudget InboundBudget { get; } = inboundBudget;
 
     public OutboxFiller Filler { get; } = filler;
 

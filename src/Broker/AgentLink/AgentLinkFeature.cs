@@ -23,6 +23,7 @@ internal static class AgentLinkFeature
         services.AddSingleton<LinkStateStore>();
         services.AddSingleton<InboundProcessor>();
         services.AddSingleton<IngestGate>();
+        services.AddSingleton<InboundBudget>();
         services.AddSingleton<LiveStreamFill>();
         services.AddHostedService<PresenceStartupService>();
         services.AddSingleton<PresenceSweeper>();

@@ -51,6 +51,20 @@ internal sealed class AgentLinkOptions
     public int MaxBatchBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
+    /// Most sequenced agent messages this replica holds read from their streams and not yet committed, across all streams.
+    /// When it is reached, streams read no further until commits make room, and what they have not read waits in HTTP/2
+    /// flow control and then in the agents' spools. Without it a replica under load would hold streams × ReceiveWindow
+    /// messages in memory. Default 8,192: twice the most one group commit takes, so the next group gathers while one
+    /// commits. Each stream may pass it by one message.
+    /// </summary>
+    public int InboundBudgetMessages { get; set; } = 8192;
+
+    /// <summary>
+    /// Most bytes (as the agents sent them) of those messages. Each stream may pass it by one message. Default 64 MiB.
+    /// </summary>
+    public long InboundBudgetBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// Most agent-stream transactions of this replica that run at once besides the group commit of batches: handshakes,
     /// stream releases and batches that carry only an ack (each holds a database connection). Others wait without one.
     /// Default 4.

@@ -31,6 +31,12 @@ internal sealed class AgentLinkOptionsValidator : IValidateOptions<AgentLinkOpti
         Range(failures, nameof(options.MaxBatchMessages), options.MaxBatchMessages, 1, 10_000);
         Range(failures, nameof(options.MaxBatchBytes), options.MaxBatchBytes, 64 * 1024, 256 * 1024 * 1024);
         Range(failures, nameof(options.MaxConcurrentBatches), options.MaxConcurrentBatches, 1, 64);
+        Range(failures, nameof(options.InboundBudgetMessages), options.InboundBudgetMessages, 1, 1_000_000);
+        if (options.InboundBudgetBytes < 1024 * 1024 || options.InboundBudgetBytes > 64L * 1024 * 1024 * 1024)
+        {
+            failures.Add($"AgentLink:InboundBudgetBytes is {options.InboundBudgetBytes}; give a number of bytes between 1048576 (1 MiB) and 68719476736 (64 GiB).");
+        }
+
         if (options.OutboundQueueCapacity <= options.DefaultSendWindow)
         {
             failures.Add($"AgentLink:OutboundQueueCapacity ({options.OutboundQueueCapacity}) must exceed AgentLink:DefaultSendWindow ({options.DefaultSendWindow}): a full window plus acks and heartbeats must fit.");

@@ -272,6 +272,74 @@ public sealed class DeadlineAndCancellationTests
     }
 
     [Fact]
+    public async Task Duplex_ServerReadsWithATokenOfItsOwn_EveryMessageReadAndItsCancellationEndsThePendingRead()
+    {
+        var readCancelled = Waits.NewSignal();
+        await using var server = await TestServer.StartAsync(o => o.Handlers.Duplex = async (requests, responses, _) =>
+        {
+            // A read loop with a token of the service's own, as AgentLink's reader does (linked to the call's once).
+            using var stopReading = new CancellationTokenSource();
+            while (await requests.MoveNext(stopReading.Token))
+            {
+                await responses.WriteAsync(new TestReply { Text = requests.Current.Text });
+                if (requests.Current.Text == "last")
+                {
+                    var pending = requests.MoveNext(stopReading.Token);
+                    await stopReading.CancelAsync();
+                    await pending.Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+                    readCancelled.TrySetResult();
+                    return;
+                }
+            }
+        });
+        using var channel = server.CreateChannel();
+
+        using var call = new TesterClient(channel).Duplex();
+        foreach (var text in new[] { "one", "two", "last" })
+        {
+            await call.RequestStream.WriteAsync(new TestRequest { Text = text }).Bounded();
+            (await call.ResponseStream.MoveNext().Bounded()).Should().BeTrue();
+            call.ResponseStream.Current.Text.Should().Be(text);
+        }
+
+        await readCancelled.Task.Bounded();
+        (await call.ResponseStream.MoveNext().Bounded()).Should().BeFalse("the handler returned once its own read was cancelled");
+    }
+
+    [Fact]
+    public async Task Duplex_ServerReadsWithATokenOfItsOwnAndTheClientCancels_PendingReadEnds()
+    {
+        var serverCancelled = Waits.NewSignal();
+        var firstRead = Waits.NewSignal();
+        await using var server = await TestServer.StartAsync(o => o.Handlers.Duplex = async (requests, _, _) =>
+        {
+            using var own = new CancellationTokenSource();
+            (await requests.MoveNext(own.Token)).Should().BeTrue();
+            firstRead.TrySetResult();
+            try
+            {
+                // The same token again, with the source linked for the first read: the call's end must still end it
+                // (the reset stream ends the read first, as an IOException; the call's token, an OperationCanceledException).
+                await requests.MoveNext(own.Token);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
+            {
+                serverCancelled.TrySetResult();
+                throw;
+            }
+        });
+        using var channel = server.CreateChannel();
+        using var cts = new CancellationTokenSource();
+
+        using var call = new TesterClient(channel).Duplex(new CallOptions(CancellationToken: cts.Token));
+        await call.RequestStream.WriteAsync(new TestRequest { Text = "first" }).Bounded();
+        await firstRead.Task.Bounded();
+        await cts.CancelAsync();
+
+        await serverCancelled.Task.Bounded();
+    }
+
+    [Fact]
     public async Task Channel_DisposedDuringCall_CallCancelled()
     {
         var handlerStarted = Waits.NewSignal();
