@@ -76,11 +76,13 @@ internal sealed partial class AgentConnection
                 var item = new InboundItem(message, Size: size);
                 if (size > _services.Options.MaxMessageBytes)
                 {
-                    // Refused on its own, neighbours unharmed; acked so the agent does not resend it forever.
+                    // Refused on its own, neighbours unharmed; acked so the agent does not resend it forever. It keeps its
+                    // size: it is held until its batch commits, and AfterCommit gives that back to the InboundBudget.
                     item = new InboundItem(
                         message,
                         ErrorCode.ResourceExhausted,
-                        $"Message seq {message.Seq} is {size} bytes; the broker accepts at most {_services.Options.MaxMessageBytes} (Welcome.max_message_bytes).");
+                        $"Message seq {message.Seq} is {size} bytes; the broker accepts at most {_services.Options.MaxMessageBytes} (Welcome.max_message_bytes).",
+                        size);
                 }
 
                 await _inbound.Writer.WriteAsync(item, token);

@@ -189,6 +189,26 @@ public sealed class InboundBudgetTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Hooks_OneLargerThanTheBrokerTakesRefused_EveryByteGivenBackWithTheAck()
+    {
+        using var timeout = TestTimeout.Start();
+        var database = await postgres.DatabaseFor<InboundBudgetTests>();
+        await using var broker = await TestBroker.StartAsync(database, new Dictionary<string, string?> { ["AgentLink:MaxMessageBytes"] = "4096" }, cancellationToken: timeout.Token);
+        var budget = broker.Services.GetRequiredService<InboundBudget>();
+        await using var agent = await ConnectAsync(database, broker, timeout.Token);
+        var oversized = Hook(Evidence(Guid.NewGuid()), "PostToolUse");
+        oversized.HookEvent.RawJson = "{\"x\":\"" + new string('a', 8000) + "\"}";
+
+        await agent.SendAsync(oversized, timeout.Token);
+        var last = await agent.SendAsync(Hook(Evidence(Guid.NewGuid()), "Stop"), timeout.Token);
+        await agent.WaitForAckAsync(last, timeout.Token);
+
+        agent.Received().Should().Contain(m => m.Notice != null && m.Notice.Code == Protocol.V1.ErrorCode.ResourceExhausted, "the large one was refused alone");
+        budget.Messages.Should().Be(0);
+        budget.Bytes.Should().Be(0, "a refused message held its bytes until its batch committed, and gives them all back");
+    }
+
+    [Fact]
     public async Task Stream_EndsWhileItsBatchWaits_GivesItsShareBack()
     {
         using var timeout = TestTimeout.Start();
