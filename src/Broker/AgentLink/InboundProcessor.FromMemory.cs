@@ -217,6 +217,7 @@ internal sealed partial class InboundProcessor
         catch (PostgresException ex)
         {
             // Rolled back (COMMIT had not run): out of date, or a failure the usual way reports as it always did.
+            PreparedStatementRepair.MarkFailed(attempt.Db.Database.GetDbConnection());
             Interlocked.Increment(ref _memoryRefused);
             AgentLinkLog.MemoryOutOfDate(logger, attempt.Pending.Batch.Machine.Name, ex.SqlState);
             return false;

@@ -251,8 +251,10 @@ internal sealed partial class InboundProcessor : IAsyncDisposable
                 }
                 catch (Exception ex) when (!alone && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
-                    // Its RELEASE had not run: a failing statement stops the round trip it is in.
+                    // Its RELEASE had not run: a failing statement stops the round trip it is in. The group goes on on
+                    // this connection: it must forget its prepared statements now, not when it is closed.
                     await tx.RollbackAsync(Savepoint, cancellationToken);
+                    repair.RepairIfFailed(tx.Connection!);
                     group[i].Completion.TrySetException(ex);
                 }
                 finally

@@ -72,6 +72,7 @@ internal sealed partial class InboundProcessor(
     BrokerTelemetry telemetry,
     CommittedEvents committedEvents,
     IEnumerable<IInboundBatchObserver> observers,
+    PreparedStatementRepair repair,
     ILogger<InboundProcessor> logger)
 {
     // ORDER BY with FOR UPDATE locks the rows in that order: machine-id order, as PresenceSweeper does.
@@ -164,7 +165,20 @@ internal sealed partial class InboundProcessor(
             batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
         }
 
-        var fences = new Dictionary<Guid, LinkFence>(machineIds.Length);
+        try
+        {
+            return await ReadFencesAsync(batch, eventOrderLock, machineIds.Length, preload, db, readXid, cancellationToken);
+        }
+        catch (Exception ex) when (PreparedStatementRepair.Failing(connection, ex))
+        {
+            throw; // never: the filter only marks the connection
+        }
+    }
+
+    private static async Task<(Dictionary<Guid, LinkFence> Fences, long Head, uint Xid)> ReadFencesAsync(
+        NpgsqlBatch batch, bool eventOrderLock, int machines, GroupPreload? preload, RelayDbContext db, bool readXid, CancellationToken cancellationToken)
+    {
+        var fences = new Dictionary<Guid, LinkFence>(machines);
         var head = 0L;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (eventOrderLock)

@@ -22,4 +22,8 @@ internal static partial class PersistenceLog
     [LoggerMessage(EventId = 1204, EventName = "DatabaseStarting", Level = LogLevel.Information,
         Message = "Using {Kind} PostgreSQL")]
     public static partial void DatabaseStarting(ILogger logger, string kind);
+
+    [LoggerMessage(EventId = 1205, EventName = "PreparedStatementsNotRepaired", Level = LogLevel.Warning,
+        Message = "A connection whose statement failed could not forget its prepared statements; the connection pool is cleared instead")]
+    public static partial void PreparedStatementsNotRepaired(ILogger logger, Exception exception);
 }

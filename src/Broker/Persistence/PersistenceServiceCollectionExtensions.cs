@@ -34,7 +34,8 @@ internal static class PersistenceServiceCollectionExtensions
         // services each time (about a tenth of the broker's CPU on the prompt path). A returned context is reset,
         // including Database.AutoSavepointsEnabled, which lock-holding writers turn off.
         services.AddPooledDbContextFactory<RelayDbContext>((sp, builder) =>
-            builder.UseRelayNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+            builder.UseRelayNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<PreparedStatementRepair>()));
+        services.AddSingleton(sp => new PreparedStatementRepair(sp.GetRequiredService<ILogger<PreparedStatementRepair>>()));
 
         services.AddSingleton<EventIngestWriter>();
         services.AddSingleton<EventRetentionJob>();
@@ -44,10 +45,13 @@ internal static class PersistenceServiceCollectionExtensions
     }
 
     /// <summary>The provider settings every <see cref="RelayDbContext"/> uses (the broker, tests, design time).</summary>
-    public static DbContextOptionsBuilder UseRelayNpgsql(this DbContextOptionsBuilder builder, NpgsqlDataSource dataSource) =>
-        builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance);
+    /// <param name="builder">The options to set.</param>
+    /// <param name="dataSource">The pool.</param>
+    /// <param name="repair">Repairs connections whose statements failed (see <see cref="PreparedStatementRepair"/>); its logger says when it cannot.</param>
+    public static DbContextOptionsBuilder UseRelayNpgsql(this DbContextOptionsBuilder builder, NpgsqlDataSource dataSource, PreparedStatementRepair repair) =>
+        builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance, repair);
 
-    /// <inheritdoc cref="UseRelayNpgsql(DbContextOptionsBuilder, NpgsqlDataSource)"/>
+    /// <summary>The provider settings every <see cref="RelayDbContext"/> uses, for design time.</summary>
     public static DbContextOptionsBuilder UseRelayNpgsql(this DbContextOptionsBuilder builder, string connectionString) =>
-        builder.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance);
+        builder.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history")).AddInterceptors(OfflineGuard.Instance, PreparedStatementRepair.Silent);
 }

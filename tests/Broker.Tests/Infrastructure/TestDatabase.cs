@@ -14,7 +14,7 @@ internal sealed class TestDatabase(string connectionString) : IAsyncDisposable
     public RelayDbContext CreateContext()
     {
         var builder = new DbContextOptionsBuilder<RelayDbContext>();
-        builder.UseRelayNpgsql(DataSource);
+        builder.UseRelayNpgsql(DataSource, PreparedStatementRepair.Silent);
         return new RelayDbContext(builder.Options);
     }
 

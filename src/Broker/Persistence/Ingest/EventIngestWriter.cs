@@ -113,8 +113,15 @@ internal sealed class EventIngestWriter(NpgsqlDataSource dataSource, TimeProvide
 
         await using var batch = new NpgsqlBatch(connection, transaction);
         var written = Add(batch, events, positions, alongside, then, now);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await ReadAsync(reader, written, cancellationToken);
+        try
+        {
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            return await ReadAsync(reader, written, cancellationToken);
+        }
+        catch (Exception ex) when (PreparedStatementRepair.Failing(connection, ex))
+        {
+            throw; // never: the filter only marks the connection
+        }
     }
 
     /// <summary>
