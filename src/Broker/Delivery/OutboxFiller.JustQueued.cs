@@ -145,6 +145,10 @@ internal sealed partial class OutboxFiller
             sent?.Version = version;
             result = filled with { Topics = [.. filled.Topics.Where(static t => t != BrokerSignals.Events)], Committed = appended, Sent = sent };
         }
+        catch (Exception ex) when (PreparedStatementRepair.Failing(connection, ex))
+        {
+            throw; // never: the filter only marks the connection
+        }
         catch (PostgresException ex) when (changes is not null && ChangeCommands.Translate(ex, changes) is { } saveError)
         {
             // As SaveChanges would have reported it: a concurrent retry's prompt id is a DbUpdateException to the sender.
