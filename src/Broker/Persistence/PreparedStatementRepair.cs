@@ -21,11 +21,13 @@ namespace Relay.Broker.Persistence;
 /// </para>
 /// <para>
 /// A failure of an EF Core command is seen here (CommandFailed); code that runs Npgsql batches on a context's connection
-/// reports its own with <see cref="MarkFailed"/>. When the context closes a connection marked so (after its transaction
-/// was rolled back), Npgsql is told to forget every prepared statement of that connection (DEALLOCATE ALL, one round
-/// trip); they are prepared again after their next uses. Code that goes on in the same transaction after a failure
-/// (a rolled-back savepoint) calls <see cref="RepairIfFailed"/> at once. Failures are rare (a database rule, an out-of-date
-/// memory, a conflict), so this costs nothing on the usual path.
+/// reports its own (<see cref="MarkFailed"/>, or <see cref="Failing"/> in an exception filter). When the context closes
+/// a connection marked so (after its transaction was rolled back), Npgsql is told to forget every prepared statement of
+/// that connection (DEALLOCATE ALL, one round trip); they are prepared again after their next uses. Code that goes on
+/// in the same transaction after a failure (a rolled-back savepoint) calls <see cref="RepairIfFailed"/> at once. A
+/// connection that code opens itself (Database.OpenConnection) is closed on dispose without the interceptors: the
+/// broker never does that. Failures are rare (a database rule, an out-of-date memory, a conflict), so this costs
+/// nothing on the usual path.
 /// </para>
 /// </remarks>
 internal sealed class PreparedStatementRepair(ILogger logger) : DbCommandInterceptor, IDbConnectionInterceptor
@@ -99,20 +101,6 @@ internal sealed class PreparedStatementRepair(ILogger logger) : DbCommandInterce
     }
 
     // Only an error PostgreSQL sent ends a batch in the middle of a preparation; a broken connection is dropped anyway.
-    // Only an error PostgreSQL sent ends a batch in the middle of a preparation; a broken connection is dropped anyway.
-    // A connection the context's code opened itself is disposed with the context, not closed first.
-    public InterceptionResult ConnectionDisposing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
-    {
-        RepairIfFailed(connection);
-        return result;
-    }
-
-    public ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
-    {
-        RepairIfFailed(connection);
-        return ValueTask.FromResult(result);
-    }
-
     private static void MarkIfPostgres(DbCommand command, Exception exception) =>
         _ = command.Connection is { } connection && Failing(connection, exception);
 
