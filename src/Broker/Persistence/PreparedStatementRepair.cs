@@ -55,31 +55,6 @@ internal sealed class PreparedStatementRepair(ILogger logger) : DbCommandInterce
         return false;
     }
 
-    /// <summary>
-    /// Makes Npgsql forget the connection's prepared statements now. The connection must not be in a failed transaction
-    /// (roll it, or its savepoint, back first). Never throws: a connection it cannot repair is dropped from the pool.
-    /// </summary>
-    public void Repair(DbConnection connection)
-    {
-        Failed.Remove(connection);
-        if (connection is not NpgsqlConnection { FullState: System.Data.ConnectionState.Open } npgsql)
-        {
-            return; // closed or broken: Npgsql does not return a broken connection to the pool
-        }
-
-        try
-        {
-            // Npgsql has no asynchronous form; one round trip, on a failure path only.
-            npgsql.UnprepareAll();
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
-        {
-            // Every idle connection of the pool is closed, and every busy one when it comes back: slower for a moment, never wrong.
-            PersistenceLog.PreparedStatementsNotRepaired(logger, ex);
-            NpgsqlConnection.ClearPool(npgsql);
-        }
-    }
-
     public override void CommandFailed(DbCommand command, CommandErrorEventData eventData) => MarkIfPostgres(command, eventData.Exception);
 
     public override Task CommandFailedAsync(DbCommand command, CommandErrorEventData eventData, CancellationToken cancellationToken = default)
@@ -101,15 +76,45 @@ internal sealed class PreparedStatementRepair(ILogger logger) : DbCommandInterce
     }
 
     // Only an error PostgreSQL sent ends a batch in the middle of a preparation; a broken connection is dropped anyway.
-    private static void MarkIfPostgres(DbCommand command, Exception exception) =>
-        _ = command.Connection is { } connection && Failing(connection, exception);
+    private static void MarkIfPostgres(DbCommand command, Exception exception)
+    {
+        if (command.Connection is { } connection)
+        {
+            _ = Failing(connection, exception);
+        }
+    }
 
-    /// <summary><see cref="Repair"/>, when a statement failed on the connection since it was last repaired.</summary>
+    /// <summary>
+    /// When a statement failed on the connection since it was last repaired, makes Npgsql forget the connection's prepared
+    /// statements now. The connection must not be in a failed transaction (roll it, or its savepoint, back first). Never
+    /// throws: a connection it cannot repair is dropped from the pool.
+    /// </summary>
     public void RepairIfFailed(DbConnection connection)
     {
         if (Failed.TryGetValue(connection, out _))
         {
             Repair(connection);
+        }
+    }
+
+    private void Repair(DbConnection connection)
+    {
+        Failed.Remove(connection);
+        if (connection is not NpgsqlConnection { FullState: System.Data.ConnectionState.Open } npgsql)
+        {
+            return; // closed or broken: Npgsql does not return a broken connection to the pool
+        }
+
+        try
+        {
+            // Npgsql has no asynchronous form; one round trip, on a failure path only.
+            npgsql.UnprepareAll();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // Every idle connection of the pool is closed, and every busy one when it comes back: slower for a moment, never wrong.
+            PersistenceLog.PreparedStatementsNotRepaired(logger, ex);
+            NpgsqlConnection.ClearPool(npgsql);
         }
     }
 }
