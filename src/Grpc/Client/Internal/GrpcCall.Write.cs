@@ -51,10 +51,22 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
 
         public void Complete() => _complete.TrySetResult();
 
-        public void Abort()
+        /// <summary>
+        /// The call is over. Finished with OK, the body may end with END_STREAM; otherwise it fails, so that the handler
+        /// resets the stream (RST_STREAM) without ending it first: a server must never take a cancelled request stream
+        /// for a whole one.
+        /// </summary>
+        public void Abort(bool ok)
         {
             _stream.TrySetCanceled();
-            _complete.TrySetResult();
+            if (ok)
+            {
+                _complete.TrySetResult();
+            }
+            else
+            {
+                _complete.TrySetCanceled();
+            }
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>

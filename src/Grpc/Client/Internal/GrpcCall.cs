@@ -440,12 +440,15 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState
         _callerRegistration.Unregister();
         _channelRegistration.Unregister();
         _deadlineTimer?.Dispose();
-        (_content as StreamingRequestContent)?.Abort();
-        if (status.StatusCode != StatusCode.OK)
+        var ok = status.StatusCode == StatusCode.OK;
+        if (!ok)
         {
-            // Resets the HTTP/2 stream if it is still open (OnCancelled), freeing the server's side too.
+            // Resets the HTTP/2 stream if it is still open (OnCancelled), freeing the server's side too. Before the
+            // request body is released: released first, its END_STREAM could reach the server ahead of the reset.
             _cts.Cancel();
         }
+
+        (_content as StreamingRequestContent)?.Abort(ok);
 
         // Last: the transport may keep the call's token a while, and must not keep the call through it.
         _cancelRegistration.Unregister();
